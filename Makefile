@@ -1,0 +1,40 @@
+# friendshore — set-up and everyday commands. Needs only python3 (>= 3.11) and make.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO_DB ?= friendshore-demo.duckdb
+
+.PHONY: demo test install dev lint bench bench-smoke bench-check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+## make demo: build an embedded store from the bundled real data and print the headline result
+demo: install
+	rm -f $(DEMO_DB)
+	$(BIN)/friendshore --db $(DEMO_DB) demo
+
+## make test: lint and run the whole suite
+test: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis dist build $(DEMO_DB)

@@ -1,0 +1,5 @@
+"""``python -m friendshore`` runs the CLI."""
+
+from friendshore.cli import main
+
+main()

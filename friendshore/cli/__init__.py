@@ -1,0 +1,13 @@
+"""The command-line interface: a thin Typer layer over the library.
+
+Each command module registers its commands on :data:`app` when imported.
+"""
+
+from .app import app, main
+
+# Command modules (import order = order in --help).
+from . import load  # noqa: F401  isort: skip
+# helpers: add one import line per command module below this line
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,123 @@
+"""The Typer application, its global options and the one error boundary.
+
+Exit codes: 0 success; 1 a failure (store busy, unexpected error); 2 bad usage or
+bad input (``InputError``: files, names, parameters).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import typer.core
+
+from ..errors import FriendshoreError, InputError
+from ..store import Store
+
+
+@dataclass
+class State:
+    """Global options, shared by every command through the Typer context."""
+
+    db: Path | None = None
+    read_only: bool = False
+    memory_limit: str | None = None
+    debug: bool = False
+
+    def open_store(self, *, read_only: bool | None = None) -> Store:
+        """Open the store with the global options (``--read-only`` wins)."""
+        ro = self.read_only or bool(read_only)
+        return Store(self.db, read_only=ro, memory_limit=self.memory_limit)
+
+
+class _Group(typer.core.TyperGroup):
+    """Root group that turns friendshore errors into one line and an exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except InputError as exc:
+            _fail(ctx, exc, 2)
+        except FriendshoreError as exc:
+            _fail(ctx, exc, 1)
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            state = ctx.obj if isinstance(ctx.obj, State) else State()
+            if state.debug:
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            typer.echo(
+                f"Error: unexpected {type(exc).__name__}: {first} "
+                "(run with --debug for the traceback)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+
+
+def _fail(ctx: typer.Context, exc: Exception, code: int) -> None:
+    state = ctx.obj if isinstance(ctx.obj, State) else State()
+    if state.debug:
+        raise exc
+    message = " ".join(str(exc).split())  # one line, always
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+    help=(
+        "friendshore — PRC exposure, concentration and friend-shoring scenarios for "
+        "defense-critical supply chains.\n\n"
+        "Example: friendshore --db trade.duckdb load baci BACI_HS17_V202501.zip"
+    ),
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            envvar="FRIENDSHORE_DB",
+            help="Store file (default ./friendshore.duckdb; env FRIENDSHORE_DB).",
+            show_default=False,
+        ),
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Open the store read-only.")
+    ] = False,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 500MB."),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks on errors.")
+    ] = False,
+) -> None:
+    """Global options go before the command."""
+    ctx.obj = State(db=db, read_only=read_only, memory_limit=memory_limit, debug=debug)
+
+
+def state(ctx: typer.Context) -> State:
+    """The global options of this invocation."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, State) else State()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="friendshore")
+    sys.exit(0)

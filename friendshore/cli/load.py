@@ -1,0 +1,179 @@
+"""Commands that fill and describe the store: ``load``, ``info``, ``demo``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from .. import demo as demo_lib
+from .. import sources
+from ..errors import ParameterError
+from ..store import LoadResult
+from .app import app, state
+from .progress import progress_bar
+from .render import Format, FormatOpt, OutOpt, emit, emit_many
+
+
+class Source(StrEnum):
+    """Source formats ``friendshore load`` reads."""
+
+    baci = "baci"
+    comtrade = "comtrade"
+    usgs = "usgs"
+    table = "table"
+
+
+# Which loader options each source accepts (others are a usage error).
+_SOURCE_OPTIONS: dict[str, set[str]] = {
+    "baci": {"country_codes", "product_codes"},
+    "comtrade": {"prefer"},
+    "usgs": set(),
+    "table": {"mapping", "name", "hs_revision", "target"},
+}
+
+
+def results_frame(results: list[LoadResult]) -> pl.DataFrame:
+    """One row per file a load touched."""
+    return pl.DataFrame(
+        {
+            "file": [r.file_name for r in results],
+            "source": [r.source for r in results],
+            "status": [r.status for r in results],
+            "rows": [r.rows for r in results],
+            "years": [",".join(map(str, r.years)) for r in results],
+            "dataset": [r.dataset_key for r in results],
+            "seconds": [round(r.seconds, 2) for r in results],
+            "note": ["; ".join(r.notes) for r in results],
+        },
+        schema={
+            "file": pl.String,
+            "source": pl.String,
+            "status": pl.String,
+            "rows": pl.Int64,
+            "years": pl.String,
+            "dataset": pl.String,
+            "seconds": pl.Float64,
+            "note": pl.String,
+        },
+    )
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise typer.BadParameter(
+                f"expected CANONICAL=SOURCE_COLUMN, got {item!r}", param_hint="--map"
+            )
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+@app.command()
+def load(
+    ctx: typer.Context,
+    source: Annotated[Source, typer.Argument(help="Source format of the files.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files, folders or zip archives to load.", exists=False),
+    ],
+    country_codes: Annotated[
+        Path | None,
+        typer.Option(
+            help="baci: the release's country_codes_V*.csv (default: beside the data)."
+        ),
+    ] = None,
+    product_codes: Annotated[
+        Path | None,
+        typer.Option(help="baci: the release's product_codes_HS??_V*.csv."),
+    ] = None,
+    prefer: Annotated[
+        str | None,
+        typer.Option(
+            help="comtrade: 'imports' (default) or 'exports' when both sides report a flow."
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="table: canonical=source column, e.g. --map exporter=Reporter.",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="table: a name for this source (source column).")
+    ] = None,
+    hs_revision: Annotated[
+        str | None, typer.Option(help="table: HS revision of the codes, e.g. HS2017.")
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="table: 'trade_flows' (default) or 'production'."),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Load source files into the store (one transaction per file).
+
+    Loading the identical file again is a no-op; a changed file replaces the rows
+    its earlier version loaded.
+
+    Examples:
+
+      friendshore load baci BACI_HS17_V202501.zip
+
+      friendshore load comtrade gallium_trade_data.csv --prefer imports
+
+      friendshore load usgs mcs2024-raree_world.csv mcs2024-galli_world.csv
+
+      friendshore load table flows.parquet --map exporter=Reporter --map importer=Partner
+    """
+    given: dict[str, Any] = {
+        "country_codes": country_codes,
+        "product_codes": product_codes,
+        "prefer": prefer,
+        "mapping": _parse_map(mapping) if mapping else None,
+        "name": name,
+        "hs_revision": hs_revision,
+        "target": target,
+    }
+    options = {k: v for k, v in given.items() if v is not None}
+    stray = sorted(set(options) - _SOURCE_OPTIONS[source.value])
+    if stray:
+        flags = ", ".join(
+            "--" + ("map" if k == "mapping" else k.replace("_", "-")) for k in stray
+        )
+        raise ParameterError(f"{flags} does not apply to `load {source.value}`")
+    with state(ctx).open_store() as store, progress_bar() as progress:
+        results = sources.load(store, source.value, paths, progress=progress, **options)
+    emit(results_frame(results), fmt, out, title="load")
+
+
+@app.command()
+def info(ctx: typer.Context, fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
+    """Show what the store holds: sources, years, row counts, files loaded, size.
+
+    Example: friendshore --db trade.duckdb info --format json
+    """
+    with state(ctx).open_store(read_only=True) as store:
+        tables = store.info()
+    emit_many(tables, fmt, out)
+
+
+@app.command()
+def demo(ctx: typer.Context, fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
+    """Build a store from the bundled real data and print the headline results.
+
+    Loads the bundled UN Comtrade records and USGS Mineral Commodity Summaries
+    tables, then shows what was loaded and China's share of world production.
+
+    Example: friendshore --db demo.duckdb demo
+    """
+    with state(ctx).open_store() as store, progress_bar() as progress:
+        tables = demo_lib.run_demo(store, progress=progress)
+    emit_many(tables, fmt, out)

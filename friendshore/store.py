@@ -1,0 +1,417 @@
+"""The DuckDB store: one file, the canonical tables, and load bookkeeping.
+
+Only this module (and tests/benchmarks) talks to ``duckdb`` directly. Everything
+else asks a :class:`Store` for Arrow or Polars results of SQL it names.
+
+The public face is the DESIGN.md data model: ``trade_flows``, ``production``,
+``loads`` (plus ``countries``). Rows carry the ``load_id`` that brought them, so a
+changed file replaces exactly what its earlier version loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from . import countries
+from .errors import StoreBusyError, StoreError
+
+SCHEMA_VERSION = 1
+DEFAULT_DB = "friendshore.duckdb"
+ENV_DB = "FRIENDSHORE_DB"
+
+# Tables whose rows belong to a load (``load_id``): replaced when their file changes.
+LOADED_TABLES = ("trade_flows", "production")
+
+_DDL = [
+    """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    """CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1""",
+    """CREATE TABLE IF NOT EXISTS loads (
+        load_id INTEGER PRIMARY KEY,
+        source VARCHAR NOT NULL,       -- baci | comtrade | usgs | table
+        file_name VARCHAR NOT NULL,    -- base name of the file (member name in a zip)
+        file_path VARCHAR,             -- as given on the command line
+        sha256 VARCHAR NOT NULL,
+        dataset_key VARCHAR NOT NULL,  -- what a changed file replaces (e.g. HS17:2022)
+        target VARCHAR NOT NULL,       -- table the rows went to
+        rows BIGINT NOT NULL,
+        years VARCHAR,                 -- comma-separated years the file covers
+        loaded_at TIMESTAMP NOT NULL,
+        friendshore_version VARCHAR NOT NULL,
+        options VARCHAR                -- loader options that shaped the rows (JSON)
+    )""",
+    """CREATE TABLE IF NOT EXISTS trade_flows (
+        year SMALLINT NOT NULL,
+        exporter VARCHAR NOT NULL,     -- ISO3, or X-code for an unspecified area
+        importer VARCHAR NOT NULL,
+        hs6 VARCHAR NOT NULL,          -- six digits; Comtrade HS4 aggregates keep 4
+        hs_revision VARCHAR NOT NULL,  -- HS2012 | HS2017 | HS2022 | …
+        value_usd DOUBLE NOT NULL,     -- US dollars (BACI thousands converted)
+        quantity_t DOUBLE,             -- metric tonnes; NULL when not reported
+        source VARCHAR NOT NULL,       -- baci | comtrade | table:<name>
+        basis VARCHAR NOT NULL,        -- baci | reported | mirror | remainder | table
+        load_id INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS production (
+        year SMALLINT NOT NULL,
+        country VARCHAR NOT NULL,      -- ISO3; XOT other countries; WLD world total
+        commodity VARCHAR NOT NULL,    -- normalised USGS commodity name, lower case
+        stage VARCHAR NOT NULL,        -- mine | refinery | smelter | plant | …
+        quantity DOUBLE,               -- NULL when withheld (W) or not available (NA)
+        unit VARCHAR NOT NULL,         -- t | kg | kt | …
+        source VARCHAR NOT NULL,       -- usgs
+        edition VARCHAR NOT NULL,      -- MCS2022 | MCS2023 | MCS2024 | MCS2025
+        type VARCHAR,                  -- USGS production type text as published
+        is_estimate BOOLEAN NOT NULL,
+        status VARCHAR,                -- NULL, 'W' (withheld) or 'NA'
+        kind VARCHAR NOT NULL,         -- country | other | world_total
+        load_id INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS countries (
+        iso3 VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, kind VARCHAR NOT NULL
+    )""",
+]
+
+
+def default_db_path() -> Path:
+    """``$FRIENDSHORE_DB`` if set, else ``./friendshore.duckdb``."""
+    return Path(os.environ.get(ENV_DB) or DEFAULT_DB)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one file's load did: ``loaded``, ``replaced`` or ``unchanged``."""
+
+    source: str
+    file_name: str
+    sha256: str
+    status: str
+    rows: int
+    dataset_key: str
+    load_id: int | None
+    years: tuple[int, ...] = ()
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+_LOCK_RE = re.compile(r"PID (\d+)")
+
+
+class Store:
+    """A friendshore DuckDB store (one file, or ``:memory:``).
+
+    Parameters
+    ----------
+    path
+        Database file; ``None`` means :func:`default_db_path`.
+    read_only
+        Open without write access (several readers may share a file).
+    memory_limit
+        Optional DuckDB ``memory_limit`` such as ``"500MB"``; DuckDB spills beyond it.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        self.read_only = read_only
+        in_memory = str(self.path) == ":memory:"
+        if read_only and not in_memory and not self.path.exists():
+            raise StoreError(
+                f"No store at {self.path}. Load data first "
+                "(friendshore load …) or point --db / FRIENDSHORE_DB at a store."
+            )
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        try:
+            self.con = duckdb.connect(
+                ":memory:" if in_memory else str(self.path),
+                read_only=read_only,
+                config=config,
+            )
+        except duckdb.IOException as exc:
+            raise _open_error(self.path, exc) from None
+        except duckdb.Error as exc:
+            raise StoreError(f"Cannot open store {self.path}: {exc}") from None
+        if not read_only:
+            self._ensure_schema()
+        else:
+            self._check_version()
+
+    # -- lifecycle --------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        try:
+            self.con.close()
+        except duckdb.Error:
+            pass
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ensure_schema(self) -> None:
+        for ddl in _DDL:
+            self.con.execute(ddl)
+        self._check_version()
+        self.con.execute(
+            "INSERT INTO meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
+            {"v": str(SCHEMA_VERSION)},
+        )
+        self._sync_countries()
+
+    def _check_version(self) -> None:
+        try:
+            rows = self.con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()
+        except duckdb.CatalogException:
+            raise StoreError(
+                f"{self.path} is a DuckDB file but not a friendshore store"
+            ) from None
+        if rows and int(rows[0][0]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {rows[0][0]}; this friendshore "
+                f"reads up to {SCHEMA_VERSION}. Upgrade friendshore."
+            )
+
+    def _sync_countries(self) -> None:
+        table = pa.table(
+            dict(
+                zip(("iso3", "name", "kind"), zip(*countries.table_rows()), strict=True)
+            )
+        )
+        self.con.register("_countries_src", table)
+        try:
+            self.con.execute("BEGIN")
+            self.con.execute("DELETE FROM countries")
+            self.con.execute("INSERT INTO countries SELECT * FROM _countries_src")
+            self.con.execute("COMMIT")
+        finally:
+            self.con.unregister("_countries_src")
+
+    # -- queries ------------------------------------------------------------------
+    def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run SQL with DuckDB-bound ``$name`` parameters; Arrow result."""
+        return self._rel(sql, params).to_arrow_table()
+
+    def pl(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """Run SQL with DuckDB-bound ``$name`` parameters; Polars result."""
+        return self._rel(sql, params).pl()
+
+    def _rel(
+        self, sql: str, params: Mapping[str, Any] | None
+    ) -> duckdb.DuckDBPyRelation:
+        rel = self.con.sql(sql, params=dict(params) if params else None)
+        if rel is None:
+            raise StoreError(f"statement returned no result: {sql[:60]!r}")
+        return rel
+
+    def fetchall(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run SQL and return every row as tuples."""
+        return self.con.execute(sql, dict(params or {})).fetchall()
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a statement whose result is not needed (DDL, DML)."""
+        self.con.execute(sql, dict(params or {})).fetchall()
+
+    def register(self, name: str, data: pa.Table | pl.DataFrame) -> None:
+        """Expose an Arrow table or Polars frame to SQL under ``name`` (no copy)."""
+        if isinstance(data, pl.DataFrame):
+            data = data.to_arrow()
+        self.con.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        """Drop a name registered with :meth:`register`."""
+        self.con.unregister(name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One DuckDB transaction: committed on success, rolled back on any error."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    # -- loads ------------------------------------------------------------------
+    def find_load(self, source: str, sha256: str) -> tuple[int, str] | None:
+        """(load_id, file_name) of an earlier load of identical content, if any."""
+        rows = self.fetchall(
+            "SELECT load_id, file_name FROM loads WHERE source = $s AND sha256 = $h",
+            {"s": source, "h": sha256},
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def record_load(
+        self,
+        *,
+        source: str,
+        file_name: str,
+        file_path: str,
+        sha256: str,
+        dataset_key: str,
+        target: str,
+        insert: Callable[[duckdb.DuckDBPyConnection, int], tuple[int, tuple[int, ...]]],
+        options: str | None = None,
+    ) -> LoadResult:
+        """Load one file as one transaction and record it in ``loads``.
+
+        ``insert(con, load_id)`` writes the rows (tagged with ``load_id``) into
+        ``target`` and returns ``(rows, years)``. Identical content already loaded
+        for this source is a no-op (status ``unchanged``). Rows of earlier loads with
+        the same ``dataset_key`` are deleted first (status ``replaced``). Any error
+        rolls everything back, so the store is exactly as it was.
+        """
+        from . import __version__
+
+        started = time.perf_counter()
+        earlier = self.find_load(source, sha256)
+        if earlier is not None:
+            return LoadResult(
+                source,
+                file_name,
+                sha256,
+                "unchanged",
+                0,
+                dataset_key,
+                earlier[0],
+                notes=(
+                    f"identical to {earlier[1]} (load {earlier[0]}), already loaded",
+                ),
+            )
+        with self.transaction() as con:
+            prev = [
+                r[0]
+                for r in con.execute(
+                    "SELECT load_id FROM loads WHERE source = $s AND dataset_key = $k",
+                    {"s": source, "k": dataset_key},
+                ).fetchall()
+            ]
+            if prev:
+                for table in LOADED_TABLES:
+                    con.execute(
+                        f"DELETE FROM {table} WHERE list_contains($ids, load_id)",
+                        {"ids": prev},
+                    )
+                con.execute(
+                    "DELETE FROM loads WHERE list_contains($ids, load_id)",
+                    {"ids": prev},
+                )
+            (load_id,) = con.execute(
+                "SELECT nextval('load_id_seq')::INTEGER"
+            ).fetchone()  # type: ignore[misc]
+            rows, years = insert(con, load_id)
+            con.execute(
+                """INSERT INTO loads VALUES ($id, $source, $file, $path, $sha, $key,
+                   $target, $rows, $years, $at, $version, $options)""",
+                {
+                    "id": load_id,
+                    "source": source,
+                    "file": file_name,
+                    "path": file_path,
+                    "sha": sha256,
+                    "key": dataset_key,
+                    "target": target,
+                    "rows": rows,
+                    "years": ",".join(str(y) for y in sorted(years)),
+                    "at": datetime.now(UTC).replace(tzinfo=None),
+                    "version": __version__,
+                    "options": options,
+                },
+            )
+        return LoadResult(
+            source,
+            file_name,
+            sha256,
+            "replaced" if prev else "loaded",
+            rows,
+            dataset_key,
+            load_id,
+            tuple(sorted(years)),
+            seconds=time.perf_counter() - started,
+        )
+
+    def loads(self) -> pl.DataFrame:
+        """The ``loads`` table, oldest first."""
+        return self.pl("SELECT * FROM loads ORDER BY load_id")
+
+    def info(self) -> dict[str, pl.DataFrame]:
+        """Summary for ``friendshore info``: per-source/year counts and loaded files."""
+        trade = self.pl(
+            """SELECT source, year, hs_revision, count(*) AS rows,
+                      count(DISTINCT importer) AS importers,
+                      count(DISTINCT exporter) AS exporters,
+                      count(DISTINCT hs6) AS products,
+                      sum(value_usd) AS value_usd
+               FROM trade_flows GROUP BY ALL ORDER BY source, year, hs_revision"""
+        )
+        prod = self.pl(
+            """SELECT source, edition, year, count(*) AS rows,
+                      count(DISTINCT commodity) AS commodities
+               FROM production GROUP BY ALL ORDER BY edition, year"""
+        )
+        loads = self.pl(
+            """SELECT load_id, source, file_name, rows, years, dataset_key,
+                      left(sha256, 12) AS sha256, loaded_at
+               FROM loads ORDER BY load_id"""
+        )
+        size = self.path.stat().st_size if self.path.exists() else 0
+        store = pl.DataFrame(
+            {
+                "path": [str(self.path)],
+                "size_bytes": [size],
+                "schema_version": [SCHEMA_VERSION],
+            }
+        )
+        return {
+            "store": store,
+            "trade_flows": trade,
+            "production": prod,
+            "loads": loads,
+        }
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> Exception:
+    msg = str(exc)
+    if "lock" in msg.lower():
+        m = _LOCK_RE.search(msg)
+        who = f"PID {m.group(1)}" if m else "another process"
+        return StoreBusyError(
+            f"The store {path} is in use by {who}; wait for it to finish, "
+            "or open it with --read-only for reading."
+        )
+    return StoreError(f"Cannot open store {path}: {msg.splitlines()[0]}")

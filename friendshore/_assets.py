@@ -42,5 +42,5 @@ def data_path(*parts: str) -> Path:
 
 
 def query_sql(name: str) -> str:
-    """Text of ``queries/<name>.sql`` (names are fixed identifiers, never user paths)."""
+    """Text of ``queries/<name>.sql`` (fixed identifiers, never user paths)."""
     return (queries_dir() / f"{name}.sql").read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,10 +167,8 @@ class Store:
     # -- lifecycle --------------------------------------------------------------
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        try:
+        with suppress(duckdb.Error):
             self.con.close()
-        except duckdb.Error:
-            pass
 
     def __enter__(self) -> Store:
         return self
@@ -204,11 +202,8 @@ class Store:
             )
 
     def _sync_countries(self) -> None:
-        table = pa.table(
-            dict(
-                zip(("iso3", "name", "kind"), zip(*countries.table_rows()), strict=True)
-            )
-        )
+        iso3, name, kind = zip(*countries.table_rows(), strict=True)
+        table = pa.table({"iso3": iso3, "name": name, "kind": kind})
         self.con.register("_countries_src", table)
         try:
             self.con.execute("BEGIN")

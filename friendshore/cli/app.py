@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from ..errors import FriendshoreError, InputError
-from ..store import Store
+from friendshore.errors import FriendshoreError, InputError
+from friendshore.store import Store
 
 
 @dataclass

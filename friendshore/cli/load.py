@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from .. import demo as demo_lib
-from .. import sources
-from ..errors import ParameterError
-from ..store import LoadResult
+from friendshore import demo as demo_lib
+from friendshore import sources
+from friendshore.errors import ParameterError
+from friendshore.store import LoadResult
+
 from .app import app, state
 from .progress import progress_bar
 from .render import Format, FormatOpt, OutOpt, emit, emit_many
@@ -95,7 +96,7 @@ def load(
     prefer: Annotated[
         str | None,
         typer.Option(
-            help="comtrade: 'imports' (default) or 'exports' when both sides report a flow."
+            help="comtrade: 'imports' (default) or 'exports', when both sides report."
         ),
     ] = None,
     mapping: Annotated[
@@ -131,7 +132,8 @@ def load(
 
       friendshore load usgs mcs2024-raree_world.csv mcs2024-galli_world.csv
 
-      friendshore load table flows.parquet --map exporter=Reporter --map importer=Partner
+      friendshore load table flows.parquet --map exporter=Reporter \\
+        --map importer=Partner --map year=Year --map hs6=Code --map value_usd=Value
     """
     given: dict[str, Any] = {
         "country_codes": country_codes,

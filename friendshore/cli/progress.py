@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..progress import ProgressFn
+from friendshore.progress import ProgressFn
 
 
 @contextmanager

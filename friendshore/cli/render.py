@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .. import export
-from ..errors import ParameterError
+from friendshore import export
+from friendshore.errors import ParameterError
 
 
 class Format(StrEnum):

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import UnknownNameError
-from ..progress import ProgressFn, no_progress
-from ..store import LoadResult, Store
+from friendshore.errors import UnknownNameError
+from friendshore.progress import ProgressFn, no_progress
+from friendshore.store import LoadResult, Store
 
 # source name -> "module:function" (imported lazily: a loader's imports stay its own)
 LOADERS: dict[str, str] = {

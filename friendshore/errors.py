@@ -74,6 +74,10 @@ class StoreError(FriendshoreError):
     """The store cannot be opened or is not a friendshore store."""
 
 
+class StoreMissingError(InputError):
+    """No store at the given path (a read-only command needs one)."""
+
+
 class QueryDefinitionError(FriendshoreError):
     """A malformed ``queries/*.sql`` file (header, parameters)."""
 

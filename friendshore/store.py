@@ -142,7 +142,7 @@ class Store:
         self.read_only = read_only
         in_memory = str(self.path) == ":memory:"
         if read_only and not in_memory and not self.path.exists():
-            raise StoreError(
+            raise StoreMissingError(
                 f"No store at {self.path}. Load data first "
                 "(friendshore load …) or point --db / FRIENDSHORE_DB at a store."
             )

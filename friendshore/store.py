@@ -61,7 +61,7 @@ _DDL = [
         value_usd DOUBLE NOT NULL,     -- US dollars (BACI thousands converted)
         quantity_t DOUBLE,             -- metric tonnes; NULL when not reported
         source VARCHAR NOT NULL,       -- baci | comtrade | table:<name>
-        basis VARCHAR NOT NULL,        -- baci | reported | mirror | remainder | table
+        basis VARCHAR NOT NULL,        -- baci | import | export (which side reported) | table
         load_id INTEGER NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS production (

@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 from . import countries
-from .errors import StoreBusyError, StoreError
+from .errors import StoreBusyError, StoreError, StoreMissingError
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = "friendshore.duckdb"

@@ -1,0 +1,155 @@
+"""The store: schema, load bookkeeping (no-op, replace, rollback), locking, paths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from friendshore.errors import StoreBusyError, StoreError, StoreMissingError
+from friendshore.store import SCHEMA_VERSION, Store, default_db_path
+
+from .conftest import table_snapshot
+
+
+def _insert(values: list[tuple[int, str, str, float]]):  # type: ignore[no-untyped-def]
+    """An insert callback writing the given (year, exporter, importer, value) rows."""
+
+    def insert(con, load_id: int) -> tuple[int, tuple[int, ...]]:  # type: ignore[no-untyped-def]
+        for year, exp, imp, value in values:
+            con.execute(
+                "INSERT INTO trade_flows VALUES ($y, $e, $i, '850511', 'HS2017', $v,"
+                " NULL, 'test', 'table', $id)",
+                {"y": year, "e": exp, "i": imp, "v": value, "id": load_id},
+            ).fetchall()
+        return len(values), tuple(sorted({v[0] for v in values}))
+
+    return insert
+
+
+def _load(store: Store, sha: str, key: str, rows: list[tuple[int, str, str, float]]):  # type: ignore[no-untyped-def]
+    return store.record_load(
+        source="test",
+        file_name=f"{key}.csv",
+        file_path=f"/x/{key}.csv",
+        sha256=sha,
+        dataset_key=key,
+        target="trade_flows",
+        insert=_insert(rows),
+    )
+
+
+def test_schema_created_with_version(store: Store) -> None:
+    tables = {
+        r[0] for r in store.fetchall("SELECT table_name FROM information_schema.tables")
+    }
+    assert {"trade_flows", "production", "loads", "countries", "meta"} <= tables
+    assert store.fetchall("SELECT value FROM meta WHERE key='schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
+    # the bundled country table: trade codes resolve to ISO3
+    assert store.fetchall("SELECT kind FROM countries WHERE iso3 = 'TWN'") == [
+        ("country",)
+    ]
+
+
+def test_identical_reload_is_noop(store: Store) -> None:
+    first = _load(store, "aaa", "k1", [(2022, "CHN", "USA", 10.0)])
+    again = _load(store, "aaa", "k1", [(2022, "CHN", "USA", 10.0)])
+    assert (first.status, again.status) == ("loaded", "unchanged")
+    assert again.rows == 0
+    assert store.fetchall("SELECT count(*) FROM trade_flows") == [(1,)]
+    assert store.fetchall("SELECT count(*) FROM loads") == [(1,)]
+
+
+def test_changed_file_replaces_its_rows_only(store: Store) -> None:
+    _load(store, "aaa", "k1", [(2022, "CHN", "USA", 10.0), (2022, "JPN", "USA", 5.0)])
+    _load(store, "bbb", "k2", [(2021, "DEU", "FRA", 7.0)])
+    res = _load(store, "ccc", "k1", [(2022, "CHN", "USA", 12.0)])
+    assert res.status == "replaced"
+    rows = store.fetchall(
+        "SELECT exporter, value_usd FROM trade_flows ORDER BY exporter"
+    )
+    assert rows == [("CHN", 12.0), ("DEU", 7.0)]
+    assert store.fetchall("SELECT dataset_key, sha256 FROM loads ORDER BY 1") == [
+        ("k1", "ccc"),
+        ("k2", "bbb"),
+    ]
+
+
+def test_failed_load_leaves_store_exactly_as_it_was(store: Store) -> None:
+    _load(store, "aaa", "k1", [(2022, "CHN", "USA", 10.0)])
+    before = table_snapshot(store)
+
+    def boom(con, load_id):  # type: ignore[no-untyped-def]
+        _insert([(2022, "KOR", "USA", 1.0)])(con, load_id)
+        raise ValueError("bad row")
+
+    with pytest.raises(ValueError, match="bad row"):
+        store.record_load(
+            source="test",
+            file_name="k1.csv",
+            file_path="k1.csv",
+            sha256="zzz",
+            dataset_key="k1",
+            target="trade_flows",
+            insert=boom,
+        )
+    assert table_snapshot(store) == before
+
+
+def test_db_path_env_and_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("FRIENDSHORE_DB", raising=False)
+    assert default_db_path() == Path("friendshore.duckdb")
+    monkeypatch.setenv("FRIENDSHORE_DB", str(tmp_path / "env.duckdb"))
+    assert default_db_path() == tmp_path / "env.duckdb"
+
+
+def test_read_only_needs_an_existing_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreMissingError, match="No store at"):
+        Store(tmp_path / "absent.duckdb", read_only=True)
+
+
+def test_not_a_friendshore_store(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "other.duckdb"
+    duckdb.connect(str(path)).close()
+    with pytest.raises(StoreError, match="not a friendshore store"):
+        Store(path, read_only=True)
+
+
+@pytest.mark.slow
+def test_second_writer_gets_a_clear_busy_error(db_path: Path) -> None:
+    Store(db_path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import sys, time
+            from friendshore.store import Store
+            s = Store({str(db_path)!r})
+            print("ready", flush=True)
+            sys.stdin.read()
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreBusyError, match=rf"in use by PID {holder.pid}"):
+            Store(db_path)
+    finally:
+        holder.communicate("")
+    assert holder.returncode == 0
+    Store(db_path).close()  # free again once the holder is gone
+    assert db_path.exists()

@@ -321,14 +321,14 @@ class Store:
                     con.execute(
                         f"DELETE FROM {table} WHERE list_contains($ids, load_id)",
                         {"ids": prev},
-                    )
+                    ).fetchall()
                 con.execute(
                     "DELETE FROM loads WHERE list_contains($ids, load_id)",
                     {"ids": prev},
-                )
+                ).fetchall()
             (load_id,) = con.execute(
                 "SELECT nextval('load_id_seq')::INTEGER"
-            ).fetchone()  # type: ignore[misc]
+            ).fetchall()[0]
             rows, years = insert(con, load_id)
             con.execute(
                 """INSERT INTO loads VALUES ($id, $source, $file, $path, $sha, $key,
@@ -347,7 +347,7 @@ class Store:
                     "version": __version__,
                     "options": options,
                 },
-            )
+            ).fetchall()
         return LoadResult(
             source,
             file_name,

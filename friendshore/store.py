@@ -263,11 +263,14 @@ class Store:
             self.con.execute("COMMIT")
 
     # -- loads ------------------------------------------------------------------
-    def find_load(self, source: str, sha256: str) -> tuple[int, str] | None:
-        """(load_id, file_name) of an earlier load of identical content, if any."""
+    def find_load(
+        self, source: str, sha256: str, options: str | None = None
+    ) -> tuple[int, str] | None:
+        """(load_id, file_name) of an earlier load of identical content and options."""
         rows = self.fetchall(
-            "SELECT load_id, file_name FROM loads WHERE source = $s AND sha256 = $h",
-            {"s": source, "h": sha256},
+            """SELECT load_id, file_name FROM loads
+               WHERE source = $s AND sha256 = $h AND options IS NOT DISTINCT FROM $o""",
+            {"s": source, "h": sha256, "o": options},
         )
         return (rows[0][0], rows[0][1]) if rows else None
 
@@ -288,13 +291,14 @@ class Store:
         ``insert(con, load_id)`` writes the rows (tagged with ``load_id``) into
         ``target`` and returns ``(rows, years)``. Identical content already loaded
         for this source is a no-op (status ``unchanged``). Rows of earlier loads with
-        the same ``dataset_key`` are deleted first (status ``replaced``). Any error
+        the same ``dataset_key`` are deleted first (status ``replaced``). The same bytes
+        loaded with different ``options`` (a column mapping, say) count as a change. Any error
         rolls everything back, so the store is exactly as it was.
         """
         from . import __version__
 
         started = time.perf_counter()
-        earlier = self.find_load(source, sha256)
+        earlier = self.find_load(source, sha256, options)
         if earlier is not None:
             return LoadResult(
                 source,

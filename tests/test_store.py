@@ -153,3 +153,22 @@ def test_second_writer_gets_a_clear_busy_error(db_path: Path) -> None:
     assert holder.returncode == 0
     Store(db_path).close()  # free again once the holder is gone
     assert db_path.exists()
+
+
+def test_same_bytes_with_other_options_is_a_change(store: Store) -> None:
+    def load(options: str):  # type: ignore[no-untyped-def]
+        return store.record_load(
+            source="test",
+            file_name="k.csv",
+            file_path="k.csv",
+            sha256="same",
+            dataset_key="k",
+            target="trade_flows",
+            options=options,
+            insert=_insert([(2022, "CHN", "USA", 1.0)]),
+        )
+
+    assert load('{"map": "a"}').status == "loaded"
+    assert load('{"map": "a"}').status == "unchanged"
+    assert load('{"map": "b"}').status == "replaced"
+    assert store.fetchall("SELECT count(*) FROM trade_flows") == [(1,)]

@@ -9,6 +9,7 @@ import polars as pl
 from . import sources
 from ._assets import data_path, query_sql
 from .progress import ProgressFn, no_progress
+from .registry import load_registry
 from .store import Store
 
 
@@ -26,6 +27,7 @@ def run_demo(
     """Load bundled Comtrade and USGS files; return the headline tables."""
     for source in ("comtrade", "usgs"):
         sources.load(store, source, bundled_files(source), progress=progress)
+    load_registry().to_store(store)
     loaded = store.pl(
         """SELECT 'trade_flows' AS "table", source, year, count(*) AS rows
            FROM trade_flows GROUP BY ALL

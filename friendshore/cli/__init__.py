@@ -7,7 +7,9 @@ from .app import app, main
 
 # Command modules (import order = order in --help).
 from . import load  # noqa: F401  isort: skip
+
 # helpers: add one import line per command module below this line
+from . import registry  # noqa: F401  isort: skip
 
 
 __all__ = ["app", "main"]

@@ -12,6 +12,7 @@ import typer
 from friendshore import demo as demo_lib
 from friendshore import sources
 from friendshore.errors import ParameterError
+from friendshore.registry import load_registry
 from friendshore.store import LoadResult
 
 from .app import app, state
@@ -153,6 +154,7 @@ def load(
         raise ParameterError(f"{flags} does not apply to `load {source.value}`")
     with state(ctx).open_store() as store, progress_bar() as progress:
         results = sources.load(store, source.value, paths, progress=progress, **options)
+        load_registry().to_store(store)  # keep registry tables joinable in SQL
     emit(results_frame(results), fmt, out, title="load")
 
 

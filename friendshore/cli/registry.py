@@ -1,0 +1,164 @@
+"""Commands over the bundled reference data: ``registry …`` and ``industries …``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from friendshore import countries
+from friendshore.errors import UnknownNameError
+from friendshore.industries import REVISIONS, load_industries
+from friendshore.registry import load_registry
+
+from .app import app
+from .render import Format, FormatOpt, OutOpt, emit
+
+registry_app = typer.Typer(
+    no_args_is_help=True,
+    help=(
+        "Alliances and partner groups with dated membership, and country tiers.\n\n"
+        "Example: friendshore registry show nato --year 2024"
+    ),
+)
+industries_app = typer.Typer(
+    no_args_is_help=True,
+    help=(
+        "Defense-critical industries and their HS6 inputs.\n\n"
+        "Example: friendshore industries show batteries --hs-revision HS2022"
+    ),
+)
+app.add_typer(registry_app, name="registry")
+app.add_typer(industries_app, name="industries")
+
+RegistryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry",
+        help="Your own groups and tier overrides (TOML or CSV), merged over the "
+        "bundled registry.",
+    ),
+]
+YearOpt = Annotated[
+    int | None,
+    typer.Option(help="Membership as of 31 December of this year.", min=1900),
+]
+
+
+def _meta(version: str, **params: object) -> dict[str, str]:
+    meta = {"registry_version": version}
+    meta |= {k: str(v) for k, v in params.items() if v is not None}
+    return meta
+
+
+@registry_app.command("list")
+def registry_list(
+    year: YearOpt = None,
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """List the groups: kind, members as of a year, source and "as of" date.
+
+    Example: friendshore registry list --year 2024 --format json
+    """
+    reg = load_registry(registry)
+    when = year if year is not None else date.today().year
+    emit(
+        reg.groups_frame(when),
+        fmt,
+        out,
+        title=f"registry groups, members as of {when}-12-31 (registry {reg.version})",
+        metadata=_meta(reg.version, year=when),
+    )
+
+
+@registry_app.command("show")
+def registry_show(
+    group: Annotated[str, typer.Argument(help="Group name, e.g. nato.")],
+    year: YearOpt = None,
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Show a group's members: all of its history, or those as of --year.
+
+    Example: friendshore registry show nato --year 2023
+    """
+    reg = load_registry(registry)
+    g = reg.group(group)
+    when = "full history" if year is None else f"as of {year}-12-31"
+    emit(
+        reg.group_frame(group, year),
+        fmt,
+        out,
+        title=f"{g.name}: {g.title}, {when} (source: {g.source_name}; as of {g.as_of})",
+        metadata=_meta(reg.version, group=group, year=year),
+    )
+
+
+@registry_app.command("country")
+def registry_country(
+    iso3: Annotated[str, typer.Argument(help="Country: ISO3 code (or name).")],
+    year: YearOpt = None,
+    concern: Annotated[
+        str, typer.Option(help="The concern group that sets the 'concern' tier.")
+    ] = "prc",
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Show the groups a country belongs to and its tier in a year.
+
+    Example: friendshore registry country FIN --year 2022
+    """
+    reg = load_registry(registry)
+    code = countries.normalise(iso3)
+    if code is None:
+        raise UnknownNameError("country", iso3, [c[0] for c in countries.table_rows()])
+    when = year if year is not None else date.today().year
+    df = reg.country_frame(code, when, concern=concern)
+    tier = reg.tier_of(code, when, concern=concern)
+    emit(
+        df,
+        fmt,
+        out,
+        title=f"{code} as of {when}-12-31: tier {tier}",
+        metadata=_meta(reg.version, iso3=code, year=when, concern=concern),
+    )
+
+
+@industries_app.command("list")
+def industries_list(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
+    """List the defense-critical industries, their materials and sources.
+
+    Example: friendshore industries list --format csv
+    """
+    emit(load_industries().industries_frame(), fmt, out, title="industries")
+
+
+@industries_app.command("show")
+def industries_show(
+    name: Annotated[str, typer.Argument(help="Industry, e.g. permanent-magnets.")],
+    hs_revision: Annotated[
+        str,
+        typer.Option(help=f"HS revision of the codes: {', '.join(REVISIONS)}."),
+    ] = "HS2017",
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Show an industry's HS6 inputs in one HS revision, with upstream inputs.
+
+    Example: friendshore industries show permanent-magnets --hs-revision HS2022
+    """
+    imap = load_industries()
+    df = imap.industry_frame(name, hs_revision)
+    emit(
+        df,
+        fmt,
+        out,
+        title=f"{name}: {imap.industry(name).title} ({hs_revision})",
+        metadata={"industry": name, "hs_revision": hs_revision},
+    )

@@ -1,0 +1,323 @@
+"""Industry map: HS validity against the bundled nomenclatures, acyclic upstream
+links, a concordance row for every mapped code, USGS commodity names, CLI.
+
+The nomenclature checks read the real HS files with the csv module (independent
+of friendshore's reader); HS2012 is not bundled, so HS2012 codes are only checked
+for form and for their link to a valid HS2017 code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from friendshore.errors import UnknownNameError
+from friendshore.industries import REVISIONS, STAGES, load_industries
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+# The USGS commodity names the map must use, exactly (issue 3).
+USGS_NAMES = {
+    "rare earths", "gallium", "germanium", "graphite", "tungsten", "antimony",
+    "cobalt", "lithium", "magnesium metal", "nickel", "titanium mineral concentrates",
+    "titanium and titanium dioxide", "tantalum", "niobium", "vanadium", "rhenium",
+    "beryllium", "manganese", "platinum-group metals", "chromium", "molybdenum",
+    "indium", "bismuth", "aluminum", "copper", "tin", "zirconium and hafnium", "silicon",
+}  # fmt: skip
+
+
+def _hs_codes(folder: str) -> set[str]:
+    path = DATA / "hs" / folder / "harmonized-system.csv"
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return {
+            r["hscode"]
+            for r in csv.DictReader(fh)
+            if r["level"] == "6" and r["hscode"] != "999999"
+        }
+
+
+@pytest.fixture(scope="module")
+def hs() -> dict[str, set[str]]:
+    return {"HS2017": _hs_codes("hs2017"), "HS2022": _hs_codes("hs2022")}
+
+
+@pytest.fixture(scope="module")
+def imap():  # type: ignore[no-untyped-def]
+    return load_industries()
+
+
+def _concordance_rows() -> list[dict[str, str]]:
+    path = DATA / "industries" / "concordance.csv"
+    with path.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(line for line in fh if not line.startswith("#")))
+
+
+# -- HS validity ---------------------------------------------------------------------
+def test_nomenclature_files_read_as_text(hs) -> None:  # type: ignore[no-untyped-def]
+    # leading zeros kept; 5,388 / 5,613 subheadings per SOURCES.md (minus 999999)
+    assert "010121" in hs["HS2017"]
+    assert len(hs["HS2017"]) in (5387, 5388)
+    assert len(hs["HS2022"]) in (5612, 5613)
+
+
+@pytest.mark.parametrize("revision", ["HS2017", "HS2022"])
+def test_every_mapped_code_is_valid_in_its_revision(imap, hs, revision: str) -> None:  # type: ignore[no-untyped-def]
+    products = imap.products(None, revision)
+    bad = sorted(set(products["hs6"]) - hs[revision])
+    assert bad == []
+    up = imap.upstream(revision)
+    assert sorted((set(up["hs6"]) | set(up["upstream_hs6"])) - hs[revision]) == []
+    conc_codes = {
+        r["from_hs6"] for r in _concordance_rows() if r["from_revision"] == revision
+    } | {r["to_hs6"] for r in _concordance_rows() if r["to_revision"] == revision}
+    assert sorted(conc_codes - hs[revision]) == []
+
+
+def test_hs2012_codes_are_six_digits_linked_to_hs2017(imap, hs) -> None:  # type: ignore[no-untyped-def]
+    # No HS2012 nomenclature is bundled: check form and the link to HS2017.
+    codes = set(imap.products(None, "HS2012")["hs6"])
+    assert codes
+    assert all(len(c) == 6 and c.isdigit() for c in codes)
+    linked = {
+        r["from_hs6"]: r["to_hs6"]
+        for r in _concordance_rows()
+        if r["from_revision"] == "HS2012"
+    }
+    assert codes <= set(linked)
+    assert {linked[c] for c in codes} <= hs["HS2017"]
+
+
+def test_inputs_file_is_authored_in_hs2022_with_known_stages(imap) -> None:  # type: ignore[no-untyped-def]
+    with (DATA / "industries" / "inputs.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    assert rows and {r["hs_revision"] for r in rows} == {"HS2022"}
+    assert {r["stage"] for r in rows} <= set(STAGES)
+    assert all(r["source"] and r["material"] for r in rows)
+    dupes = Counter((r["industry"], r["hs6"]) for r in rows)
+    assert [k for k, n in dupes.items() if n > 1] == []
+
+
+# -- concordance ---------------------------------------------------------------------
+def test_concordance_row_for_every_mapped_code(imap) -> None:  # type: ignore[no-untyped-def]
+    rows = _concordance_rows()
+    covered = {(r["to_revision"], r["to_hs6"]) for r in rows} | {
+        (r["from_revision"], r["from_hs6"]) for r in rows
+    }
+    for revision in REVISIONS:
+        mapped = set(imap.products(None, revision)["hs6"])
+        up = imap.upstream(revision)
+        mapped |= set(up["hs6"]) | set(up["upstream_hs6"])
+        missing = sorted(c for c in mapped if (revision, c) not in covered)
+        assert missing == [], revision
+
+
+def test_concordance_relation_column_matches_rows() -> None:
+    rows = _concordance_rows()
+    assert {r["relation"] for r in rows} <= {
+        "one-to-one", "one-to-many", "many-to-one", "many-to-many"
+    }  # fmt: skip
+    by_pair: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
+    for r in rows:
+        by_pair[(r["from_revision"], r["to_revision"])].append(r)
+    for pair_rows in by_pair.values():
+        outs = Counter(r["from_hs6"] for r in pair_rows)
+        ins = Counter(r["to_hs6"] for r in pair_rows)
+        for r in pair_rows:
+            many_out, many_in = outs[r["from_hs6"]] > 1, ins[r["to_hs6"]] > 1
+            expected = {
+                (False, False): "one-to-one",
+                (True, False): "one-to-many",
+                (False, True): "many-to-one",
+                (True, True): "many-to-many",
+            }[(many_out, many_in)]
+            assert r["relation"] == expected, r
+
+
+def test_hs2022_split_of_811292(imap, hs) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        r
+        for r in _concordance_rows()
+        if r["from_revision"] == "HS2017" and r["from_hs6"] == "811292"
+    ]
+    assert {r["to_hs6"] for r in rows} == {"811292", "811231", "811241"}
+    assert {r["relation"] for r in rows} == {"one-to-many"}
+    # The nomenclatures agree: hafnium and rhenium left 811292 in HS2022.
+    d17 = _description("hs2017", "811292")
+    d22 = _description("hs2022", "811292")
+    assert "hafnium" in d17 and "rhenium" in d17
+    assert "hafnium" not in d22 and "rhenium" not in d22
+    assert "811231" not in hs["HS2017"] and "811241" in hs["HS2022"]
+    # Expressed in HS2017, aerospace alloys list 811292 once, with all its metals.
+    aero = imap.products("aerospace-alloys", "HS2017")
+    row = aero.filter(pl.col("hs6") == "811292")
+    assert row.height == 1
+    assert row["material"][0] == "hafnium, niobium, rhenium, vanadium"
+    assert imap.convert("811241", "HS2022", "HS2012") == ["811292"]
+    assert imap.convert("811292", "HS2017", "HS2022") == ["811231", "811241", "811292"]
+
+
+def _description(folder: str, code: str) -> str:
+    path = DATA / "hs" / folder / "harmonized-system.csv"
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return next(r["description"] for r in csv.DictReader(fh) if r["hscode"] == code)
+
+
+# -- products / upstream -------------------------------------------------------------
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_products_contract_unique_per_industry(imap, revision: str) -> None:  # type: ignore[no-untyped-def]
+    df = imap.products(None, revision)
+    assert df.columns == [
+        "industry",
+        "hs6",
+        "hs_revision",
+        "material",
+        "stage",
+        "source",
+    ]
+    assert set(df["hs_revision"]) == {revision}
+    assert df.group_by("industry", "hs6").len()["len"].max() == 1
+    assert set(df["industry"]) == set(imap.names())
+
+
+def test_required_industries_and_inputs(imap) -> None:  # type: ignore[no-untyped-def]
+    assert set(imap.names()) >= {
+        "permanent-magnets", "batteries", "semiconductors", "munitions",
+        "aerospace-alloys", "optics", "shipbuilding-steel",
+    }  # fmt: skip
+
+    def materials(industry: str) -> set[str]:
+        mats = imap.products(industry, "HS2022")["material"]
+        return {m.strip() for text in mats for m in text.split(",")}
+
+    assert {"lithium", "cobalt", "graphite", "nickel", "manganese"} <= materials(
+        "batteries"
+    )
+    assert {"gallium", "germanium", "silicon", "integrated circuits"} <= materials(
+        "semiconductors"
+    )
+    assert {"antimony", "tungsten", "explosives"} <= materials("munitions")
+    assert {
+        "titanium", "magnesium", "tantalum", "niobium", "vanadium", "rhenium",
+        "beryllium",
+    } <= materials("aerospace-alloys")  # fmt: skip
+    assert "germanium" in materials("optics")
+    assert "manganese" in materials("shipbuilding-steel")
+    magnets = set(imap.products("permanent-magnets", "HS2017")["hs6"])
+    assert {"850511", "280530", "284690"} <= magnets
+    cells = imap.products("batteries", "HS2017").filter(pl.col("hs6") == "850760")
+    assert cells["stage"].to_list() == ["component"]
+
+
+def test_unknown_industry_suggests(imap) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnknownNameError, match="Did you mean 'batteries'"):
+        imap.products("baterries")
+    with pytest.raises(UnknownNameError, match="HS revision"):
+        imap.products("batteries", "HS2007")
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_upstream_links_have_no_cycle(imap, revision: str) -> None:  # type: ignore[no-untyped-def]
+    up = imap.upstream(revision)
+    assert up.columns == ["hs6", "upstream_hs6"]
+    assert up.height > 50
+    # Kahn's algorithm: every node must come off the queue.
+    edges: dict[str, set[str]] = defaultdict(set)
+    indeg: Counter[str] = Counter()
+    nodes = set(up["hs6"]) | set(up["upstream_hs6"])
+    for a, b in up.iter_rows():
+        if b not in edges[a]:
+            edges[a].add(b)
+            indeg[b] += 1
+    queue = [n for n in nodes if indeg[n] == 0]
+    seen = 0
+    while queue:
+        n = queue.pop()
+        seen += 1
+        for m in edges[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                queue.append(m)
+    assert seen == len(nodes), f"cycle among upstream links in {revision}"
+
+
+def test_magnet_chain_and_upstream_codes_are_mapped(imap) -> None:  # type: ignore[no-untyped-def]
+    up = set(imap.upstream("HS2017").iter_rows())
+    assert ("850511", "280530") in up
+    assert ("280530", "284690") in up
+    chain = imap.upstream_chain("850511")
+    assert chain.index("280530") < chain.index("284690") < chain.index("253090")
+    inputs = set(imap.products(None, "HS2022")["hs6"])
+    ends = imap.upstream("HS2022")
+    assert (set(ends["hs6"]) | set(ends["upstream_hs6"])) <= inputs
+
+
+# -- USGS commodities ------------------------------------------------------------------
+def test_commodities_use_usgs_names(imap) -> None:  # type: ignore[no-untyped-def]
+    df = imap.commodities()
+    assert df.columns == ["material", "commodity"]
+    assert set(df["commodity"]) == USGS_NAMES
+    map_materials = {
+        m.strip()
+        for text in imap.products(None, "HS2022")["material"]
+        for m in text.split(",")
+    }
+    assert set(df["material"]) <= map_materials
+    pairs = set(df.iter_rows())
+    assert ("titanium concentrate", "titanium mineral concentrates") in pairs
+    assert ("hafnium", "zirconium and hafnium") in pairs
+
+
+# -- CLI ----------------------------------------------------------------------------------
+def test_cli_industries_list_and_show_json(cli) -> None:  # type: ignore[no-untyped-def]
+    res = cli("industries", "list", "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    names = {r["industry"] for r in json.loads(res.stdout)}
+    assert "permanent-magnets" in names
+    res = cli(
+        "industries",
+        "show",
+        "aerospace-alloys",
+        "--hs-revision",
+        "HS2022",
+        "-f",
+        "json",
+    )
+    assert res.exit_code == 0, res.stderr
+    rows = {r["hs6"]: r for r in json.loads(res.stdout)}
+    assert rows["811241"]["material"] == "rhenium"
+    assert rows["811241"]["hs_revision"] == "HS2022"
+    res = cli("industries", "show", "aerospace-alloys", "-f", "json")
+    rows = {r["hs6"]: r for r in json.loads(res.stdout)}
+    assert "811241" not in rows
+    assert rows["811292"]["relation"] == "many-to-one"
+    assert "811241" in rows["811292"]["authored_hs6"]
+    assert "Gallium, germanium, hafnium" in rows["811292"]["description"]
+
+
+def test_cli_unknown_industry(cli) -> None:  # type: ignore[no-untyped-def]
+    res = cli("industries", "show", "magnetss")
+    assert res.exit_code == 2
+    assert res.stderr.startswith("Error: Unknown industry 'magnetss'.")
+    assert res.stderr.count("\n") == 1
+
+
+def test_commodity_names_match_loaded_usgs_tables(tmp_path: Path, imap) -> None:  # type: ignore[no-untyped-def]
+    # The names must join with `production.commodity` as the USGS loader stores it:
+    # load the real MCS2023 and MCS2025 tables and compare.
+    from friendshore import sources
+    from friendshore.store import Store
+
+    files = sorted((DATA / "sources" / "usgs" / "mcs2023").glob("*.csv"))
+    files += sorted((DATA / "sources" / "usgs" / "mcs2025").glob("*.csv"))
+    with Store(tmp_path / "usgs.duckdb") as store:
+        sources.load(store, "usgs", files)
+        loaded = {
+            r[0] for r in store.fetchall("SELECT DISTINCT commodity FROM production")
+        }
+    # silicon is the one mapped commodity without a bundled USGS table
+    assert set(imap.commodities()["commodity"]) - loaded == {"silicon"}

@@ -55,8 +55,14 @@ def provenance(
 
 
 def _atomic(path: Path) -> tuple[int, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    Path(tmp).chmod(0o666 & ~umask)  # mkstemp makes 0600; outputs are meant to be shared
     return fd, Path(tmp)
 
 

@@ -10,6 +10,7 @@ from . import load  # noqa: F401  isort: skip
 
 # helpers: add one import line per command module below this line
 from . import registry  # noqa: F401  isort: skip
+from . import exposure  # noqa: F401  isort: skip
 
 
 __all__ = ["app", "main"]

@@ -1,0 +1,415 @@
+"""Exposure commands: ``exposure``, ``concentration``, ``trend``, ``flags``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from friendshore import concentration as conc_lib
+from friendshore import export
+from friendshore import exposure as exposure_lib
+from friendshore import flags as flags_lib
+from friendshore import trend as trend_lib
+from friendshore.errors import ParameterError
+from friendshore.registry import Registry, load_registry
+
+from .app import app, state
+from .render import Format, FormatOpt, OutOpt, emit
+
+
+class Level(StrEnum):
+    """Rows per product, or rolled up per industry."""
+
+    product = "product"
+    industry = "industry"
+
+
+class Stage(StrEnum):
+    """USGS production stages the concentration command filters on."""
+
+    mine = "mine"
+    refinery = "refinery"
+    smelter = "smelter"
+    plant = "plant"
+    production = "production"
+
+
+_W = "Which flows"
+_T = "Tiers"
+
+ImporterOpt = Annotated[
+    str | None,
+    typer.Option(help="Importer ISO3 (default: every importer).", rich_help_panel=_W),
+]
+BlocOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="A registry group summed as one importer, e.g. eu.", rich_help_panel=_W
+    ),
+]
+IndustryOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Industry of the industry map, e.g. permanent-magnets.", rich_help_panel=_W
+    ),
+]
+HsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="HS code (repeatable); 4 digits for Comtrade HS4 rows.", rich_help_panel=_W
+    ),
+]
+YearOpt = Annotated[
+    int | None,
+    typer.Option(help="Year (default: the latest in the store).", rich_help_panel=_W),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Only this source: baci, comtrade, table[:name].", rich_help_panel=_W
+    ),
+]
+IntraOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-intra", help="Count flows between bloc members.", rich_help_panel=_W
+    ),
+]
+ConcernOpt = Annotated[
+    str, typer.Option(help="Registry group of concern.", rich_help_panel=_T)
+]
+AlliesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Ally group (repeatable; default us-treaty-allies).", rich_help_panel=_T
+    ),
+]
+PartnersOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Partner group (repeatable; default every other non-concern group).",
+        rich_help_panel=_T,
+    ),
+]
+RegistryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry",
+        help="A user registry file merged over the bundled one.",
+        rich_help_panel=_T,
+    ),
+]
+
+
+def parse_years(text: str) -> list[int]:
+    """``2019:2023`` → [2019, …, 2023]; ``2021`` → [2021]."""
+    first, sep, last = text.partition(":")
+    try:
+        start = int(first)
+        end = int(last) if sep else start
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected Y1:Y2, got {text!r}", param_hint="--years"
+        ) from None
+    if end < start:
+        raise typer.BadParameter(
+            f"{text!r}: the end is before the start", param_hint="--years"
+        )
+    return list(range(start, end + 1))
+
+
+def _emit(
+    df: pl.DataFrame,
+    fmt: Format,
+    out: Path | None,
+    *,
+    command: str,
+    params: dict[str, Any],
+    loads: pl.DataFrame,
+    registry: Registry | None,
+) -> None:
+    extra = {"registry_version": registry.version} if registry is not None else None
+    meta = export.provenance(command, params, loads, extra=extra)
+    emit(df, fmt, out, title=command, metadata=meta)
+
+
+@app.command()
+def exposure(
+    ctx: typer.Context,
+    importer: ImporterOpt = None,
+    bloc: BlocOpt = None,
+    industry: IndustryOpt = None,
+    hs: HsOpt = None,
+    year: YearOpt = None,
+    years: Annotated[
+        str | None, typer.Option(help="Range of years Y1:Y2.", rich_help_panel=_W)
+    ] = None,
+    level: Annotated[
+        Level, typer.Option(help="Rows per product or per industry.")
+    ] = Level.product,
+    concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
+    allies: AlliesOpt = None,
+    partners: PartnersOpt = None,
+    include_intra: IntraOpt = False,
+    lookthrough: Annotated[
+        bool, typer.Option("--lookthrough", help="Add the look-through concern share.")
+    ] = False,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Only the N rows with the largest concern-supplied value."
+        ),
+    ] = None,
+    source: SourceOpt = None,
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Import exposure: concern (PRC) share, HHI and tier shares per product or industry.
+
+    Without --importer or --bloc it covers every importer; shares are 0–1.
+
+    Example: friendshore exposure --importer USA --industry permanent-magnets --lookthrough
+    """
+    if year is not None and years is not None:
+        raise ParameterError("give either --year or --years, not both")
+    reg = load_registry(registry)
+    kwargs: dict[str, Any] = {
+        "year": year,
+        "years": parse_years(years) if years else None,
+        "importer": importer,
+        "bloc": bloc,
+        "industry": industry,
+        "concern": concern,
+        "allies": allies,
+        "partners": partners,
+        "include_intra": include_intra,
+        "lookthrough": lookthrough,
+        "registry": reg,
+        "source": source,
+    }
+    with state(ctx).open_store(read_only=True) as store:
+        if level is Level.industry:
+            if hs:
+                raise ParameterError("--level industry takes --industry, not --hs")
+            df = exposure_lib.industry_exposure(store, **kwargs)
+            keys = ["year", "importer", "industry"]
+        else:
+            df = exposure_lib.product_exposure(store, hs=hs, **kwargs)
+            keys = ["year", "importer", "hs6"]
+        loads = store.loads()
+    df = _top(df, top, keys)
+    params = {
+        **kwargs,
+        "hs": hs,
+        "level": level.value,
+        "top": top,
+        "registry": registry,
+    }
+    _emit(df, fmt, out, command="exposure", params=params, loads=loads, registry=reg)
+
+
+def _top(df: pl.DataFrame, top: int | None, keys: list[str]) -> pl.DataFrame:
+    """Sorted by key, or the ``top`` rows by concern-supplied value."""
+    if top is None:
+        return df.sort(keys)
+    concern_v = pl.col("import_value_usd") * pl.col("prc_share")
+    return df.sort(concern_v, *keys, descending=[True, *([False] * len(keys))]).head(
+        top
+    )
+
+
+@app.command()
+def concentration(
+    ctx: typer.Context,
+    production: Annotated[
+        bool,
+        typer.Option(
+            "--production", help="USGS production concentration instead of exports."
+        ),
+    ] = False,
+    hs: HsOpt = None,
+    industry: IndustryOpt = None,
+    year: YearOpt = None,
+    commodity: Annotated[
+        str | None,
+        typer.Option(help="--production: USGS commodity, e.g. 'rare earths'."),
+    ] = None,
+    stage: Annotated[Stage | None, typer.Option(help="--production: stage.")] = None,
+    edition: Annotated[
+        str | None, typer.Option(help="--production: MCS edition, e.g. MCS2024.")
+    ] = None,
+    concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
+    source: SourceOpt = None,
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Supply concentration: world exports per HS6, or USGS production per commodity.
+
+    World exports: each exporter's share, HHI (0–1), leading exporter, concern share.
+    --production: China's share of the listed countries' sum, HHI, the leading
+    country, beside the published rounded world total and the gap between them.
+
+    Example: friendshore concentration --production --commodity "rare earths" --stage mine --edition MCS2024
+    """
+    params: dict[str, Any] = {"production": production, "hs": hs, "industry": industry}
+    params |= {"year": year, "commodity": commodity, "edition": edition}
+    params["stage"] = stage.value if stage else None
+    reg: Registry | None = None
+    with state(ctx).open_store(read_only=True) as store:
+        if production:
+            stray = [f for f, v in (("--hs", hs), ("--industry", industry)) if v]
+            if stray:
+                raise ParameterError(
+                    f"{', '.join(stray)} does not apply to --production"
+                )
+            df = conc_lib.production_concentration(
+                store,
+                commodity=commodity,
+                stage=params["stage"],
+                year=year,
+                edition=edition,
+            )
+        else:
+            stray = [
+                f
+                for f, v in (
+                    ("--commodity", commodity),
+                    ("--stage", stage),
+                    ("--edition", edition),
+                )
+                if v
+            ]
+            if stray:
+                raise ParameterError(f"{', '.join(stray)} needs --production")
+            reg = load_registry(registry)
+            df = conc_lib.world_concentration(
+                store,
+                year=year,
+                hs=hs,
+                industry=industry,
+                concern=concern,
+                registry=reg,
+                source=source,
+            )
+        loads = store.loads()
+    _emit(
+        df, fmt, out, command="concentration", params=params, loads=loads, registry=reg
+    )
+
+
+@app.command()
+def trend(
+    ctx: typer.Context,
+    start: Annotated[int, typer.Option("--from", help="First year.")],
+    end: Annotated[int, typer.Option("--to", help="Second year.")],
+    importer: ImporterOpt = None,
+    bloc: BlocOpt = None,
+    industry: IndustryOpt = None,
+    hs: HsOpt = None,
+    level: Annotated[
+        Level, typer.Option(help="Rows per product or per industry.")
+    ] = Level.product,
+    concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
+    include_intra: IntraOpt = False,
+    source: SourceOpt = None,
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Change in concern share and HHI between two years, per product or industry.
+
+    Changes are differences in shares (0–1); import value change is relative.
+
+    Example: friendshore trend --from 2020 --to 2023 --importer USA --industry batteries
+    """
+    reg = load_registry(registry)
+    kwargs: dict[str, Any] = {
+        "importer": importer,
+        "bloc": bloc,
+        "industry": industry,
+        "concern": concern,
+        "include_intra": include_intra,
+        "source": source,
+    }
+    if hs:
+        kwargs["hs"] = hs
+    with state(ctx).open_store(read_only=True) as store:
+        df = trend_lib.trend(
+            store, start=start, end=end, level=level.value, registry=reg, **kwargs
+        )
+        loads = store.loads()
+    params = {**kwargs, "from": start, "to": end, "level": level.value, "hs": hs}
+    params["registry"] = registry
+    _emit(df, fmt, out, command="trend", params=params, loads=loads, registry=reg)
+
+
+@app.command()
+def flags(
+    ctx: typer.Context,
+    importer: ImporterOpt = None,
+    bloc: BlocOpt = None,
+    industry: IndustryOpt = None,
+    hs: HsOpt = None,
+    year: Annotated[
+        int | None, typer.Option(help="Last year of the window (default: latest).")
+    ] = None,
+    import_hhi: Annotated[
+        float, typer.Option(help="GeoDep: import HHI above this.")
+    ] = flags_lib.GEODEP_IMPORT_HHI,
+    world_hhi: Annotated[
+        float, typer.Option(help="GeoDep: world-export HHI above this.")
+    ] = flags_lib.GEODEP_WORLD_HHI,
+    ratio: Annotated[
+        float, typer.Option(help="GeoDep: imports/exports above this.")
+    ] = flags_lib.GEODEP_RATIO,
+    window: Annotated[int, typer.Option(help="GeoDep: years in the window.")] = (
+        flags_lib.GEODEP_WINDOW
+    ),
+    min_years: Annotated[
+        int, typer.Option(help="GeoDep: years of the window that must meet all three.")
+    ] = flags_lib.GEODEP_MIN_YEARS,
+    crma_share: Annotated[
+        float, typer.Option(help="EU CRMA: largest single-supplier share above this.")
+    ] = flags_lib.CRMA_SINGLE_SHARE,
+    concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
+    include_intra: IntraOpt = False,
+    source: SourceOpt = None,
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Dependency flags: CEPII GeoDep and the EU CRMA 65 % single-supplier benchmark.
+
+    GeoDep: import HHI > 0.4, world-export HHI > 0.4 and imports/exports > 1, in at
+    least 2 of 3 consecutive years. CRMA: more than 65 % from one supplier.
+
+    Example: friendshore flags --importer USA --industry permanent-magnets --year 2023
+    """
+    reg = load_registry(registry)
+    kwargs: dict[str, Any] = {
+        "year": year,
+        "importer": importer,
+        "bloc": bloc,
+        "industry": industry,
+        "hs": hs,
+        "concern": concern,
+        "include_intra": include_intra,
+        "import_hhi": import_hhi,
+        "world_hhi": world_hhi,
+        "ratio": ratio,
+        "window": window,
+        "min_years": min_years,
+        "crma_share": crma_share,
+        "source": source,
+    }
+    with state(ctx).open_store(read_only=True) as store:
+        df = flags_lib.dependency_flags(store, registry=reg, **kwargs)
+        loads = store.loads()
+    params = {**kwargs, "registry": registry}
+    _emit(df, fmt, out, command="flags", params=params, loads=loads, registry=reg)

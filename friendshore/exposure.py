@@ -1,0 +1,557 @@
+"""Import exposure: concentration and concern (PRC) shares by product, industry, bloc.
+
+The metric definitions are DESIGN.md's. For an importer j (or a bloc), a product k
+(HS6) and a year t, with v_i the import value from supplier i and V = Σ v_i::
+
+    import_value_usd = V            hhi = Σ v_i² / V²   (0–1)
+    prc_share        = Σ_{i ∈ concern} v_i / V          (the group --concern names)
+    ally_share, partner_share, other_share              (registry tiers, as of t)
+
+DuckDB does the heavy part in ONE ``GROUP BY`` (Σv, Σv², count, arg-max, Σv per
+tier through a join to a tiny registered tiers table; ``queries/exposure_*.sql``),
+hands Arrow to Polars, and Polars turns the sums into ratios.
+
+Suppliers are every ``exporter`` code in ``trade_flows``, including the X-codes of
+unspecified areas (``XRW`` rest of world, ``X697`` Europe EFTA nes, …): they count
+in V and in ``n_suppliers`` and are tier ``other``, so shares stay honest when a
+source cannot name every partner. Rows with value ≤ 0 are not suppliers.
+
+Product rows use six-digit codes only; Comtrade's four-digit aggregates are read
+only when asked for explicitly (``hs=["8505"]``). Which source answers for which
+year is decided by :mod:`friendshore.flow_selection` (one source per year, so no
+flow is counted twice); every row carries that provenance (``source``,
+``hs_revision``, ``basis``, ``vintage``).
+
+The engine functions (:func:`exposure_frame`, :func:`rollup_industries`,
+:func:`trend_frame`) take the registry tiers, bloc members and industry products as
+plain Polars frames; only the public functions (:func:`product_exposure`,
+:func:`industry_exposure`, :func:`trend`) call :func:`load_registry` and
+:func:`load_industries`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from friendshore._assets import query_sql
+from friendshore.errors import ParameterError
+from friendshore.flow_selection import FlowSelection, select_flows
+from friendshore.industries import IndustryMap, load_industries
+from friendshore.registry import Registry, load_registry
+from friendshore.store import Store
+
+DEFAULT_CONCERN = "prc"
+TIER_CODES = {"concern": 1, "ally": 2, "partner": 3}
+
+# Registered (temporary) table names the exposure queries read.
+TIERS_TABLE = "_exposure_tiers"
+MEMBERS_TABLE = "_exposure_members"
+
+PRODUCT_COLUMNS = [
+    "year",
+    "importer",
+    "hs6",
+    "import_value_usd",
+    "n_suppliers",
+    "top_supplier",
+    "top_supplier_share",
+    "concern",
+    "prc_share",
+    "hhi",
+    "ally_share",
+    "partner_share",
+    "other_share",
+]
+PROVENANCE_COLUMNS = ["source", "hs_revision", "basis", "vintage"]
+
+_HS_CODE = re.compile(r"^\d{4}(\d{2})?$")
+
+
+# -- inputs ------------------------------------------------------------------------
+
+
+def parse_hs(codes: Sequence[str] | None) -> list[str] | None:
+    """Validate HS codes: six digits, or four for Comtrade's HS4 aggregates."""
+    if codes is None:
+        return None
+    cleaned = [c.strip() for c in codes]
+    bad = [c for c in cleaned if not _HS_CODE.match(c)]
+    if bad:
+        raise ParameterError(
+            f"HS code(s) {', '.join(map(repr, bad))}: expected six digits "
+            "(or four for an HS4 aggregate), e.g. 850511"
+        )
+    return sorted(set(cleaned))
+
+
+def resolve_years(year: int | None, years: Sequence[int] | None) -> list[int] | None:
+    """One list of years from ``year`` or ``years`` (``None``: the latest loaded)."""
+    if year is not None and years is not None:
+        raise ParameterError("give either year or years, not both")
+    if year is not None:
+        return [int(year)]
+    return None if years is None else sorted({int(y) for y in years})
+
+
+def tiers_frame(
+    registry: Registry,
+    years: Sequence[int],
+    *,
+    concern: str = DEFAULT_CONCERN,
+    allies: Sequence[str] | None = None,
+    partners: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Registry tiers as of each year: ``year`` (Int16), ``iso3``, ``tier``."""
+    frames = [
+        registry.tiers(y, concern=concern, allies=allies, partners=partners)
+        .select("iso3", "tier")
+        .with_columns(pl.lit(y, dtype=pl.Int16).alias("year"))
+        for y in years
+    ]
+    return pl.concat(frames).select("year", "iso3", "tier")
+
+
+def members_frame(registry: Registry, group: str, years: Sequence[int]) -> pl.DataFrame:
+    """Members of ``group`` as of each year: ``year`` (Int16), ``iso3``."""
+    rows = [(y, iso3) for y in years for iso3 in registry.members(group, y)]
+    return pl.DataFrame(
+        rows, schema={"year": pl.Int16, "iso3": pl.String}, orient="row"
+    )
+
+
+def industry_codes(
+    industries: IndustryMap, industry: str | None, revisions: Sequence[str]
+) -> pl.DataFrame:
+    """``industry, hs6`` of an industry (all when ``None``) in every revision given."""
+    frames = [industries.products(industry, rev) for rev in revisions]
+    return pl.concat(frames).select("industry", "hs6").unique().sort("industry", "hs6")
+
+
+# -- the engine ----------------------------------------------------------------------
+
+
+def coded_tiers(tiers: pl.DataFrame) -> pl.DataFrame:
+    known = tiers.filter(pl.col("tier").is_in(list(TIER_CODES)))
+    return known.select(
+        pl.col("year").cast(pl.Int16),
+        pl.col("iso3"),
+        pl.col("tier")
+        .replace_strict(TIER_CODES, return_dtype=pl.Int8)
+        .alias("tier_code"),
+    )
+
+
+def hs_params(hs: Sequence[str] | None) -> dict[str, Any]:
+    return {"all_hs": hs is None, "hs": list(hs or [])}
+
+
+def exposure_frame(
+    store: Store,
+    selection: FlowSelection,
+    tiers: pl.DataFrame,
+    *,
+    importer: str | None = None,
+    bloc: str | None = None,
+    members: pl.DataFrame | None = None,
+    include_intra: bool = False,
+    hs: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Product-level exposure from the store, with injected tiers and members.
+
+    Parameters
+    ----------
+    store
+        The store.
+    selection
+        Which loads answer for each year (:func:`select_flows`).
+    tiers
+        ``year, iso3, tier`` (concern | ally | partner); absent countries are other.
+    importer
+        One importer (ISO3); ``None`` with no ``bloc`` means every importer.
+    bloc, members
+        A bloc name and its members ``year, iso3`` (as of each year): the members'
+        imports are summed per supplier, flows from members excluded unless
+        ``include_intra``.
+    hs
+        Product codes to keep; ``None`` keeps every six-digit code.
+
+    Returns
+    -------
+    polars.DataFrame
+        :data:`PRODUCT_COLUMNS` except ``concern`` and provenance, unsorted.
+    """
+    params = selection.params() | hs_params(hs)
+    store.register(TIERS_TABLE, coded_tiers(tiers))
+    try:
+        if bloc is None:
+            raw = store.pl(
+                query_sql("exposure_product"), params | {"importer": importer}
+            )
+        else:
+            if members is None:
+                raise ParameterError(f"bloc {bloc!r} needs its members")
+            store.register(
+                MEMBERS_TABLE, members.with_columns(pl.col("year").cast(pl.Int16))
+            )
+            try:
+                raw = store.pl(
+                    query_sql("exposure_bloc"),
+                    params | {"bloc": bloc, "include_intra": include_intra},
+                )
+            finally:
+                store.unregister(MEMBERS_TABLE)
+    finally:
+        store.unregister(TIERS_TABLE)
+    return ratios(raw)
+
+
+def ratios(raw: pl.DataFrame) -> pl.DataFrame:
+    """Turn the one-pass sums (v, v2, n, top_v, concern_v, …) into the metrics."""
+    v = pl.col("v")
+
+    def share(col: str) -> pl.Expr:
+        return pl.col(col).fill_null(0.0) / v
+
+    out = raw.with_columns(
+        share("concern_v").alias("prc_share"),
+        share("ally_v").alias("ally_share"),
+        share("partner_v").alias("partner_share"),
+    ).select(
+        pl.col("year").cast(pl.Int16),
+        pl.col("importer"),
+        pl.col("hs6"),
+        v.alias("import_value_usd"),
+        pl.col("n").cast(pl.Int64).alias("n_suppliers"),
+        pl.col("top_supplier"),
+        (pl.col("top_v") / v).alias("top_supplier_share"),
+        pl.col("prc_share"),
+        (pl.col("v2") / (v * v)).alias("hhi"),
+        pl.col("ally_share"),
+        pl.col("partner_share"),
+        # The remainder (clipped at 0 against rounding): the four shares sum to 1.
+        (
+            (
+                v
+                - pl.col("concern_v").fill_null(0.0)
+                - pl.col("ally_v").fill_null(0.0)
+                - pl.col("partner_v").fill_null(0.0)
+            ).clip(lower_bound=0.0)
+            / v
+        ).alias("other_share"),
+    )
+    return out
+
+
+def with_provenance(
+    df: pl.DataFrame, selection: FlowSelection, concern: str
+) -> pl.DataFrame:
+    """Add ``concern`` and the per-year provenance columns."""
+    prov = selection.provenance().with_columns(pl.col("year").cast(pl.Int16))
+    out = df.with_columns(pl.lit(concern).alias("concern"))
+    if prov.height == 1:  # one year: constants, no join over the (large) result
+        out = out.with_columns(
+            pl.lit(v).alias(k)
+            for k, v in prov.row(0, named=True).items()
+            if k != "year"
+        )
+    else:
+        out = out.join(prov, on="year", how="left")
+    front = [c for c in PRODUCT_COLUMNS if c in out.columns]
+    rest = [c for c in out.columns if c not in front and c not in PROVENANCE_COLUMNS]
+    return out.select(*front, *rest, *PROVENANCE_COLUMNS)
+
+
+def rollup_industries(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFrame:
+    """Import-value-weighted roll-up of product rows over each industry's HS6 inputs.
+
+    Parameters
+    ----------
+    products
+        Product rows (:func:`exposure_frame` output, optionally with
+        ``lookthrough_prc_share`` and provenance).
+    codes
+        ``industry, hs6``: the inputs of each industry (a product may feed several).
+
+    Returns
+    -------
+    polars.DataFrame
+        Per (year, importer, industry): ``import_value_usd`` (Σ V_k),
+        ``n_products`` (inputs with imports), each share and ``hhi`` as the
+        V_k-weighted mean of the product figures, and the most exposed input
+        (``top_prc_hs6``, ``top_prc_share``: the largest concern value).
+    """
+    share_cols = [
+        c
+        for c in (
+            "prc_share",
+            "lookthrough_prc_share",
+            "hhi",
+            "ally_share",
+            "partner_share",
+            "other_share",
+            "top_supplier_share",
+        )
+        if c in products.columns
+    ]
+    w = pl.col("import_value_usd")
+    keys = ["year", "importer", "industry"]
+    joined = products.join(codes.select("industry", "hs6"), on="hs6", how="inner")
+    extra = [c for c in ("concern", *PROVENANCE_COLUMNS) if c in products.columns]
+    out = (
+        joined.with_columns((w * pl.col("prc_share")).alias("_concern_v"))
+        .group_by(keys)
+        .agg(
+            w.sum().alias("import_value_usd"),
+            pl.len().cast(pl.Int64).alias("n_products"),
+            *[((pl.col(c) * w).sum() / w.sum()).alias(c) for c in share_cols],
+            pl.col("hs6")
+            .sort_by("_concern_v", descending=True)
+            .first()
+            .alias("top_prc_hs6"),
+            pl.col("prc_share")
+            .sort_by("_concern_v", descending=True)
+            .first()
+            .alias("top_prc_share"),
+            *[pl.col(c).first() for c in extra],
+        )
+        .sort(keys)
+    )
+    front = [*keys, "import_value_usd", "n_products"]
+    if "concern" in extra:
+        front.append("concern")
+    tail = [c for c in PROVENANCE_COLUMNS if c in extra]
+    middle = [c for c in out.columns if c not in front and c not in tail]
+    return out.select(*front, *middle, *tail)
+
+
+# -- public API -----------------------------------------------------------------------
+
+
+def product_exposure(
+    store: Store,
+    *,
+    year: int | None = None,
+    years: Sequence[int] | None = None,
+    importer: str | None = None,
+    bloc: str | None = None,
+    hs: Sequence[str] | None = None,
+    industry: str | None = None,
+    concern: str = DEFAULT_CONCERN,
+    allies: Sequence[str] | None = None,
+    partners: Sequence[str] | None = None,
+    include_intra: bool = False,
+    lookthrough: bool = False,
+    registry: Registry | None = None,
+    industries: IndustryMap | None = None,
+    source: str | None = None,
+) -> pl.DataFrame:
+    """Exposure per (year, importer or bloc, hs6).
+
+    Parameters
+    ----------
+    store
+        The store (read only is enough).
+    year, years
+        One year or several; neither means the latest year with trade flows.
+    importer, bloc
+        One importer (ISO3) or a registry group summed as a bloc (members as of
+        each year; flows between members excluded unless ``include_intra``).
+        Neither: every importer.
+    hs, industry
+        Products: explicit codes (six digits; four for Comtrade HS4 aggregates) or
+        an industry's HS6 inputs (in each year's HS revision). Neither: every
+        six-digit product.
+    concern, allies, partners
+        Registry groups for the tiers (defaults: ``prc``; ``us-treaty-allies``;
+        every other non-concern group). Tiers are as of each row's year.
+    lookthrough
+        Add ``lookthrough_prc_share`` (and ``lookthrough_coverage``), following
+        the industry map's upstream chain (see :mod:`friendshore.lookthrough`).
+    registry, industries
+        Injected reference data (default: the bundled ones).
+    source
+        Use only this source (see :mod:`friendshore.flow_selection`).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``year, importer, hs6, import_value_usd, n_suppliers, top_supplier,
+        top_supplier_share, concern, prc_share, hhi, ally_share, partner_share,
+        other_share`` [``lookthrough_prc_share, lookthrough_coverage``] and the
+        provenance ``source, hs_revision, basis, vintage``. For a bloc,
+        ``importer`` holds the group name. Unspecified areas (X-codes) are
+        suppliers in their own right (tier other). When suppliers tie for the
+        largest value, ``top_supplier`` names one of them. Rows are unsorted (an
+        all-importer year has about a million): sort what you show.
+
+    Examples
+    --------
+    >>> df = product_exposure(store, importer="USA", industry="permanent-magnets")
+    ... # doctest: +SKIP
+    """
+    ctx = _Context.build(
+        store,
+        year=year,
+        years=years,
+        importer=importer,
+        bloc=bloc,
+        hs=hs,
+        industry=industry,
+        concern=concern,
+        allies=allies,
+        partners=partners,
+        registry=registry,
+        industries=industries,
+        source=source,
+        need_industries=lookthrough,
+    )
+    df = exposure_frame(
+        store,
+        ctx.selection,
+        ctx.tiers,
+        importer=ctx.importer,
+        bloc=bloc,
+        members=ctx.members,
+        include_intra=include_intra,
+        hs=ctx.hs,
+    )
+    if lookthrough:
+        from friendshore.lookthrough import add_lookthrough
+
+        assert ctx.industries is not None
+        upstream = pl.concat(
+            [ctx.industries.upstream(rev) for rev in ctx.selection.revisions]
+        ).unique()
+        df = add_lookthrough(
+            store,
+            df,
+            ctx.selection,
+            ctx.tiers,
+            upstream,
+            members=ctx.members,
+            include_intra=include_intra,
+        )
+    return with_provenance(df, ctx.selection, concern)
+
+
+def industry_exposure(
+    store: Store,
+    *,
+    industry: str | None = None,
+    registry: Registry | None = None,
+    industries: IndustryMap | None = None,
+    **kwargs: Any,
+) -> pl.DataFrame:
+    """Exposure per (year, importer or bloc, industry): product rows rolled up.
+
+    Takes the keyword arguments of :func:`product_exposure` (except ``hs``);
+    ``industry=None`` gives every industry of the map. Each share and ``hhi`` is
+    the import-value-weighted mean over the industry's HS6 inputs
+    (:func:`rollup_industries`).
+
+    Examples
+    --------
+    >>> industry_exposure(store, importer="USA", year=2023)  # doctest: +SKIP
+    """
+    if kwargs.get("hs") is not None:
+        raise ParameterError("the industry level takes an industry, not HS codes")
+    industries = industries or load_industries()
+    products = product_exposure(
+        store, industry=industry, registry=registry, industries=industries, **kwargs
+    )
+    revisions = sorted(
+        {r for v in products["hs_revision"].unique().to_list() for r in v.split("+")}
+    ) or ["HS2017"]
+    return rollup_industries(products, industry_codes(industries, industry, revisions))
+
+
+# -- wiring -------------------------------------------------------------------------
+
+
+class _Context:
+    """The resolved inputs of one exposure request."""
+
+    def __init__(self) -> None:
+        self.selection: FlowSelection
+        self.tiers: pl.DataFrame
+        self.members: pl.DataFrame | None = None
+        self.hs: list[str] | None = None
+        self.importer: str | None = None
+        self.registry: Registry
+        self.industries: IndustryMap | None = None
+
+    @classmethod
+    def build(
+        cls,
+        store: Store,
+        *,
+        year: int | None,
+        years: Sequence[int] | None,
+        importer: str | None,
+        bloc: str | None,
+        hs: Sequence[str] | None,
+        industry: str | None,
+        concern: str,
+        allies: Sequence[str] | None,
+        partners: Sequence[str] | None,
+        registry: Registry | None,
+        industries: IndustryMap | None,
+        source: str | None,
+        need_industries: bool = False,
+    ) -> _Context:
+        ctx = cls()
+        if importer is not None and bloc is not None:
+            raise ParameterError("give either an importer or a bloc, not both")
+        if hs is not None and industry is not None:
+            raise ParameterError("give either HS codes or an industry, not both")
+        ctx.importer = normalise_importer(importer)
+        ctx.registry = registry or load_registry()
+        if industry is not None or need_industries:
+            ctx.industries = industries or load_industries()
+        ctx.selection = select_flows(store, resolve_years(year, years), source=source)
+        yrs = ctx.selection.years
+        ctx.tiers = tiers_frame(
+            ctx.registry, yrs, concern=concern, allies=allies, partners=partners
+        )
+        if bloc is not None:
+            ctx.members = members_frame(ctx.registry, bloc, yrs)
+        ctx.hs = parse_hs(hs)
+        if industry is not None:
+            assert ctx.industries is not None
+            codes = industry_codes(ctx.industries, industry, ctx.selection.revisions)
+            ctx.hs = sorted(set(codes["hs6"].to_list()))
+        return ctx
+
+
+def normalise_importer(importer: str | None) -> str | None:
+    """Upper-case ISO3 (or X-code); anything else is a ParameterError."""
+    if importer is None:
+        return None
+    code = importer.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}|X\d{3}", code):
+        raise ParameterError(
+            f"importer {importer!r}: expected an ISO 3166 alpha-3 code such as USA"
+        )
+    return code
+
+
+# Public functions that live in sibling modules, reachable from here too
+# (imported lazily: those modules import this one).
+_ELSEWHERE = {
+    "world_concentration": "friendshore.concentration",
+    "production_concentration": "friendshore.concentration",
+    "dependency_flags": "friendshore.flags",
+    "trend": "friendshore.trend",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ELSEWHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,259 @@
+"""Dependency flags as the published methods define them.
+
+* **CEPII GeoDep** (Jean, Reshef, Santoni & Vicard, CEPII Policy Brief 2023): an
+  importer depends on a product when (1) its imports are concentrated — import HHI
+  > 0.4, (2) world supply is concentrated — world-export HHI > 0.4, and (3) it is a
+  net importer — imports / exports > 1; all three in the same year, in at least 2
+  of 3 consecutive years.
+* **EU Critical Raw Materials Act** (Regulation (EU) 2024/1252, Art. 5(1)(d)): no
+  more than 65 % of the Union's annual consumption of a strategic raw material from
+  a single third country. Trade data give imports, not consumption, so the flag
+  reads the largest single supplier's share of imports; for a bloc the imports are
+  extra-bloc unless ``include_intra`` (then a member can be the largest supplier).
+
+Every threshold is an option. Years of the window missing from the store count as
+not meeting the criteria (``geodep_years`` vs ``years_checked`` shows it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from friendshore._assets import query_sql
+from friendshore.concentration import world_concentration
+from friendshore.errors import ParameterError
+from friendshore.exposure import (
+    DEFAULT_CONCERN,
+    MEMBERS_TABLE,
+    hs_params,
+    members_frame,
+    normalise_importer,
+    product_exposure,
+)
+from friendshore.flow_selection import loaded_years, select_flows
+from friendshore.industries import IndustryMap, load_industries
+from friendshore.registry import Registry, load_registry
+from friendshore.store import Store
+
+# CEPII GeoDep cut-offs: HHI 0.4 (import and world-export), imports/exports 1,
+# 2 years out of 3.
+GEODEP_IMPORT_HHI = 0.4
+GEODEP_WORLD_HHI = 0.4
+GEODEP_RATIO = 1.0
+GEODEP_WINDOW = 3
+GEODEP_MIN_YEARS = 2
+# EU CRMA Art. 5(1)(d): at most 65 % from a single third country.
+CRMA_SINGLE_SHARE = 0.65
+
+
+def geodep_years(
+    imports: pl.DataFrame,
+    world: pl.DataFrame,
+    exports: pl.DataFrame,
+    *,
+    import_hhi: float = GEODEP_IMPORT_HHI,
+    world_hhi: float = GEODEP_WORLD_HHI,
+    ratio: float = GEODEP_RATIO,
+) -> pl.DataFrame:
+    """Per (year, importer, hs6): the three GeoDep criteria and whether all hold.
+
+    ``imports``: exposure rows (``year, importer, hs6, import_value_usd, hhi``);
+    ``world``: ``year, hs6, hhi``; ``exports``: ``year, exporter, hs6,
+    exports_usd`` (the importer's own exports). No exports means an infinite ratio.
+    """
+    w = world.select(
+        pl.col("year").cast(pl.Int16), "hs6", pl.col("hhi").alias("world_hhi")
+    )
+    x = exports.select(
+        pl.col("year").cast(pl.Int16),
+        pl.col("exporter").alias("importer"),
+        "hs6",
+        "exports_usd",
+    )
+    out = (
+        imports.select(
+            pl.col("year").cast(pl.Int16),
+            "importer",
+            "hs6",
+            "import_value_usd",
+            pl.col("hhi").alias("import_hhi"),
+        )
+        .join(w, on=["year", "hs6"], how="left")
+        .join(x, on=["year", "importer", "hs6"], how="left")
+        .with_columns(pl.col("exports_usd").fill_null(0.0))
+        .with_columns(
+            pl.when(pl.col("exports_usd") > 0)
+            .then(pl.col("import_value_usd") / pl.col("exports_usd"))
+            .otherwise(float("inf"))
+            .alias("import_export_ratio")
+        )
+    )
+    return out.with_columns(
+        (
+            (pl.col("import_hhi") > import_hhi)
+            & (pl.col("world_hhi").fill_null(0.0) > world_hhi)
+            & (pl.col("import_export_ratio") > ratio)
+        ).alias("geodep_met")
+    )
+
+
+def dependency_flags(
+    store: Store,
+    *,
+    year: int | None = None,
+    importer: str | None = None,
+    bloc: str | None = None,
+    hs: Sequence[str] | None = None,
+    industry: str | None = None,
+    concern: str = DEFAULT_CONCERN,
+    include_intra: bool = False,
+    import_hhi: float = GEODEP_IMPORT_HHI,
+    world_hhi: float = GEODEP_WORLD_HHI,
+    ratio: float = GEODEP_RATIO,
+    window: int = GEODEP_WINDOW,
+    min_years: int = GEODEP_MIN_YEARS,
+    crma_share: float = CRMA_SINGLE_SHARE,
+    registry: Registry | None = None,
+    industries: IndustryMap | None = None,
+    source: str | None = None,
+) -> pl.DataFrame:
+    """GeoDep and CRMA flags per (importer or bloc, hs6) in ``year``.
+
+    Parameters
+    ----------
+    year
+        The last year of the GeoDep window (default: the latest loaded).
+    import_hhi, world_hhi, ratio, window, min_years
+        GeoDep thresholds: criteria met in at least ``min_years`` of the
+        ``window`` years ending in ``year``.
+    crma_share
+        CRMA benchmark: the largest single supplier's share above it is flagged.
+    Other parameters as for :func:`friendshore.exposure.product_exposure`.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``year, importer, hs6, import_value_usd, import_hhi, world_hhi,
+        exports_usd, import_export_ratio, geodep_years, years_checked,
+        geodep_flag, top_supplier, top_supplier_share, crma_flag, concern,
+        prc_share``, sorted with flagged products first.
+
+    Examples
+    --------
+    >>> dependency_flags(store, importer="USA", industry="batteries")  # doctest: +SKIP
+    """
+    if window < 1 or not 1 <= min_years <= window:
+        raise ParameterError(
+            f"need 1 ≤ min_years ≤ window, got min_years={min_years}, window={window}"
+        )
+    last = select_flows(store, None if year is None else [year], source=source).years[
+        -1
+    ]
+    present = set(loaded_years(store))
+    years = [y for y in range(last - window + 1, last + 1) if y in present]
+    registry = registry or load_registry()
+    if industry is not None:
+        industries = industries or load_industries()
+    common: dict[str, Any] = {
+        "registry": registry,
+        "industries": industries,
+        "source": source,
+        "concern": concern,
+    }
+    imports = product_exposure(
+        store,
+        years=years,
+        importer=importer,
+        bloc=bloc,
+        hs=hs,
+        industry=industry,
+        include_intra=include_intra,
+        **common,
+    )
+    codes = sorted(set(imports["hs6"].to_list()))
+    world = world_concentration(store, years=years, hs=codes, **common)
+    exports = _exports(
+        store,
+        years,
+        codes,
+        importer=normalise_importer(importer),
+        bloc=bloc,
+        registry=registry,
+        include_intra=include_intra,
+        source=source,
+    )
+    met = geodep_years(
+        imports, world, exports, import_hhi=import_hhi, world_hhi=world_hhi, ratio=ratio
+    )
+    counts = met.group_by("importer", "hs6").agg(
+        pl.col("geodep_met").sum().cast(pl.Int64).alias("geodep_years")
+    )
+    latest = imports.filter(pl.col("year") == last).select(
+        "importer", "hs6", "top_supplier", "top_supplier_share", "concern", "prc_share"
+    )
+    out = (
+        met.filter(pl.col("year") == last)
+        .drop("geodep_met")
+        .join(counts, on=["importer", "hs6"], how="left")
+        .join(latest, on=["importer", "hs6"], how="left")
+        .with_columns(
+            pl.lit(len(years), dtype=pl.Int64).alias("years_checked"),
+            (pl.col("geodep_years") >= min_years).alias("geodep_flag"),
+            (pl.col("top_supplier_share") > crma_share).alias("crma_flag"),
+        )
+    )
+    cols = [
+        "year",
+        "importer",
+        "hs6",
+        "import_value_usd",
+        "import_hhi",
+        "world_hhi",
+        "exports_usd",
+        "import_export_ratio",
+        "geodep_years",
+        "years_checked",
+        "geodep_flag",
+        "top_supplier",
+        "top_supplier_share",
+        "crma_flag",
+        "concern",
+        "prc_share",
+    ]
+    return out.select(cols).sort(
+        ["geodep_flag", "crma_flag", "importer", "hs6"],
+        descending=[True, True, False, False],
+    )
+
+
+def _exports(
+    store: Store,
+    years: list[int],
+    codes: list[str],
+    *,
+    importer: str | None,
+    bloc: str | None,
+    registry: Registry,
+    include_intra: bool,
+    source: str | None,
+) -> pl.DataFrame:
+    """The importers' (or the bloc's extra-bloc) exports of the products."""
+    selection = select_flows(store, years, source=source)
+    members = (
+        members_frame(registry, bloc, years)
+        if bloc is not None
+        else pl.DataFrame(schema={"year": pl.Int16, "iso3": pl.String})
+    )
+    store.register(MEMBERS_TABLE, members)
+    try:
+        return store.pl(
+            query_sql("exposure_exports"),
+            selection.params()
+            | hs_params(codes)
+            | {"exporter": importer, "bloc": bloc, "include_intra": include_intra},
+        )
+    finally:
+        store.unregister(MEMBERS_TABLE)

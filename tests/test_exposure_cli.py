@@ -1,0 +1,188 @@
+"""The exposure, concentration, trend and flags commands (exit codes, exact errors)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from friendshore.store import Store
+
+from .test_exposure import insert_flows
+
+ROOT = Path(__file__).resolve().parent.parent
+RAREE_2024 = ROOT / "data" / "sources" / "usgs" / "mcs2024" / "mcs2024-raree_world.csv"
+
+FLOWS = [
+    (2021, "CHN", "USA", "850511", 900.0),
+    (2021, "JPN", "USA", "850511", 100.0),
+    (2022, "CHN", "USA", "850511", 600.0),
+    (2022, "JPN", "USA", "850511", 300.0),
+    (2022, "DEU", "USA", "850511", 100.0),
+    (2022, "CHN", "USA", "280530", 40.0),
+    (2022, "CHN", "DEU", "850511", 10.0),
+]
+
+
+@pytest.fixture
+def flows_db(db_path: Path) -> Path:
+    with Store(db_path) as s:
+        insert_flows(s, FLOWS)
+    return db_path
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_exposure_csv_for_one_importer(cli, flows_db: Path) -> None:  # type: ignore[no-untyped-def]
+    r = cli("exposure", "--importer", "usa", "--hs", "850511", "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    (row,) = _csv(r.stdout)
+    # CHN 600, JPN 300, DEU 100: HHI 0.46, prc 0.6, allies (JPN, DEU) 0.4.
+    assert (row["year"], row["importer"], row["top_supplier"]) == ("2022", "USA", "CHN")
+    assert float(row["hhi"]) == pytest.approx(0.46)
+    assert float(row["prc_share"]) == pytest.approx(0.6)
+    assert float(row["ally_share"]) == pytest.approx(0.4)
+    assert row["source"] == "baci"
+
+
+def test_exposure_top_and_years(cli, flows_db: Path) -> None:  # type: ignore[no-untyped-def]
+    r = cli("exposure", "--years", "2021:2022", "--top", "2", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)
+    # Concern-supplied value: 2021 USA 850511 900; 2022 USA 850511 600; then 40, 10.
+    assert [(x["year"], x["hs6"], x["importer"]) for x in rows] == [
+        (2021, "850511", "USA"),
+        (2022, "850511", "USA"),
+    ]
+
+
+def test_exposure_industry_level_with_lookthrough(cli, flows_db: Path) -> None:  # type: ignore[no-untyped-def]
+    r = cli(
+        "exposure",
+        "--importer",
+        "USA",
+        "--level",
+        "industry",
+        "--industry",
+        "permanent-magnets",
+        "--lookthrough",
+        "--format",
+        "csv",
+    )
+    assert r.exit_code == 0, r.stderr
+    (row,) = _csv(r.stdout)
+    # 850511 V 1000 prc 0.6 + 280530 V 40 prc 1 → (600 + 40) / 1040.
+    assert float(row["prc_share"]) == pytest.approx(640 / 1040)
+    assert float(row["lookthrough_prc_share"]) >= float(row["prc_share"])
+
+
+def test_parquet_carries_provenance(cli, flows_db: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "usa.parquet"
+    r = cli("exposure", "--importer", "USA", "--format", "parquet", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    meta = {k.decode(): v.decode() for k, v in pq.read_schema(out).metadata.items()}
+    assert meta["friendshore.command"] == "exposure"
+    assert json.loads(meta["friendshore.params"])["importer"] == "USA"
+    assert meta["friendshore.registry_version"]
+    assert json.loads(meta["friendshore.loads"])[0]["file_name"] == "crafted.csv"
+    assert pq.read_table(out).num_rows == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "stderr"),
+    [
+        (
+            ["exposure", "--hs", "85051"],
+            "Error: HS code(s) '85051': expected six digits (or four for an HS4 "
+            "aggregate), e.g. 850511\n",
+        ),
+        (
+            ["exposure", "--year", "2030"],
+            "Error: No trade flows for 2030; the store holds 2021–2022.\n",
+        ),
+        (
+            ["exposure", "--bloc", "natoo"],
+            "Error: Unknown group 'natoo'. Did you mean 'nato'?\n",
+        ),
+        (
+            ["exposure", "--year", "2022", "--years", "2021:2022"],
+            "Error: give either --year or --years, not both\n",
+        ),
+        (["concentration", "--stage", "mine"], "Error: --stage needs --production\n"),
+        (
+            ["concentration", "--production", "--hs", "850511"],
+            "Error: --hs does not apply to --production\n",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(
+    cli, flows_db: Path, args: list[str], stderr: str
+) -> None:  # type: ignore[no-untyped-def]
+    r = cli(*args)
+    assert r.exit_code == 2
+    assert r.stderr == stderr
+
+
+def test_missing_store_is_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
+    r = cli("exposure")
+    assert r.exit_code == 2
+    assert r.stderr.startswith("Error: No store at ")
+
+
+def test_concentration_production_on_the_real_usgs_file(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("load", "usgs", RAREE_2024).exit_code == 0
+    r = cli(
+        "concentration",
+        "--production",
+        "--commodity",
+        "rare earths",
+        "--stage",
+        "mine",
+        "--edition",
+        "MCS2024",
+        "--year",
+        "2023",
+        "--format",
+        "json",
+    )
+    assert r.exit_code == 0, r.stderr
+    (row,) = json.loads(r.stdout)
+    assert (row["listed_total"], row["world_total"]) == (353_320.0, 350_000.0)
+    assert row["prc_share"] == pytest.approx(240_000 / 353_320)
+    assert row["top_country"] == "CHN"
+
+
+def test_world_concentration_trend_and_flags_commands(cli, flows_db: Path) -> None:  # type: ignore[no-untyped-def]
+    r = cli("concentration", "--hs", "850511", "--year", "2022", "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    (world,) = _csv(r.stdout)
+    # World exports of 850511 in 2022: CHN 610, JPN 300, DEU 100 → 1010.
+    assert float(world["world_exports_usd"]) == 1010.0
+    assert float(world["prc_share"]) == pytest.approx(610 / 1010)
+
+    r = cli(
+        "trend",
+        "--from",
+        "2021",
+        "--to",
+        "2022",
+        "--importer",
+        "USA",
+        "--format",
+        "csv",
+    )
+    assert r.exit_code == 0, r.stderr
+    magnets = next(x for x in _csv(r.stdout) if x["hs6"] == "850511")
+    assert float(magnets["prc_share_change"]) == pytest.approx(0.6 - 0.9)
+
+    r = cli("flags", "--importer", "USA", "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    rows = {x["hs6"]: x for x in _csv(r.stdout)}
+    assert rows["280530"]["crma_flag"] == "true"
+    assert rows["850511"]["crma_flag"] == "false"

@@ -1,4 +1,9 @@
-"""The demo job: load the bundled real data and compute the headline results."""
+"""The demo job: load the bundled real data and compute the headline results.
+
+Bundled data are real public files (``data/SOURCES.md``): UN Comtrade records of US
+and Chinese trade in critical minerals and USGS Mineral Commodity Summaries world
+production tables, MCS2022–MCS2025.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from pathlib import Path
 import polars as pl
 
 from . import sources
-from ._assets import data_path, query_sql
+from ._assets import data_path
+from .exposure import industry_exposure, production_concentration
 from .progress import ProgressFn, no_progress
 from .registry import load_registry
 from .store import Store
@@ -21,23 +27,76 @@ def bundled_files(source: str) -> list[Path]:
     )
 
 
+def _pct(col: str) -> pl.Expr:
+    return (pl.col(col) * 100).round(1)
+
+
+def china_production_headline(store: Store) -> pl.DataFrame:
+    """China's share of production per commodity and stage: latest edition, latest year."""
+    conc = production_concentration(store).filter(
+        (pl.col("listed_total") > 0) & (pl.col("n_producers") >= 2)
+    )
+    latest = (
+        conc.sort("edition", "year")
+        .group_by("commodity", "stage", "series", maintain_order=True)
+        .last()
+    )
+    return latest.select(
+        "commodity",
+        "stage",
+        # "Mine production: rutile, titanium dioxide (TiO2) content." -> "rutile"
+        pl.col("series")
+        .str.replace(r"^[^:]*:\s*", "")
+        .str.replace(r",.*$", "")
+        .fill_null(""),
+        "edition",
+        "year",
+        _pct("prc_share").alias("china_pct"),
+        "top_country",
+        _pct("top_share").alias("top_pct"),
+        pl.col("hhi").round(3),
+        pl.col("gap_pct").round(1).alias("gap_vs_world_pct"),
+    ).sort("china_pct", descending=True, nulls_last=True)
+
+
+def us_industry_headline(store: Store) -> pl.DataFrame:
+    """US exposure to the PRC by defense industry, latest year of the bundled data."""
+    df = industry_exposure(store, importer="USA")
+    latest = df.filter(pl.col("year") == pl.col("year").max())
+    return latest.select(
+        "industry",
+        "year",
+        (pl.col("import_value_usd") / 1e6).round(1).alias("imports_musd"),
+        "n_products",
+        _pct("prc_share").alias("prc_pct"),
+        pl.col("hhi").round(3),
+        "top_prc_hs6",
+        "source",
+    ).sort("prc_pct", descending=True)
+
+
 def run_demo(
     store: Store, *, progress: ProgressFn = no_progress
 ) -> dict[str, pl.DataFrame]:
-    """Load bundled Comtrade and USGS files; return the headline tables."""
+    """Load the bundled Comtrade and USGS files; return the headline tables."""
     for source in ("comtrade", "usgs"):
         sources.load(store, source, bundled_files(source), progress=progress)
     load_registry().to_store(store)
     loaded = store.pl(
-        """SELECT 'trade_flows' AS "table", source, year, count(*) AS rows
+        """SELECT 'trade_flows' AS "table", source, min(year) AS first_year,
+                  max(year) AS last_year, count(*) AS rows,
+                  count(DISTINCT hs6) AS products
            FROM trade_flows GROUP BY ALL
            UNION ALL
-           SELECT 'production', source || ' ' || edition, year, count(*)
+           SELECT 'production', source || ' ' || edition, min(year), max(year),
+                  count(*), count(DISTINCT commodity)
            FROM production GROUP BY ALL
-           ORDER BY 1, 2, 3"""
+           ORDER BY 1, 2"""
     )
-    china = store.pl(query_sql("production_china_share"))
     return {
-        "loaded per source and year": loaded,
-        "China's share of world production": china,
+        "loaded (products = HS codes or USGS commodities)": loaded,
+        "China's share of world production (latest USGS edition)": (
+            china_production_headline(store)
+        ),
+        "US exposure to the PRC by defense industry": us_industry_headline(store),
     }

@@ -9,7 +9,9 @@ from .app import app, main
 from . import load  # noqa: F401  isort: skip
 
 # helpers: add one import line per command module below this line
+from . import report  # noqa: F401  isort: skip
 from . import registry  # noqa: F401  isort: skip
+from . import simulate  # noqa: F401  isort: skip
 from . import exposure  # noqa: F401  isort: skip
 
 

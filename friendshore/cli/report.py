@@ -1,0 +1,167 @@
+"""Commands for analysts: ``report`` and the ``query`` sub-app (named SQL)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from friendshore import queries
+from friendshore import report as report_lib
+from friendshore.errors import ParameterError
+
+from .app import app, state
+from .render import Format, FormatOpt, OutOpt, emit
+
+query_app = typer.Typer(
+    no_args_is_help=True,
+    help="Named SQL queries (queries/*.sql): list them, show one, run one.",
+)
+app.add_typer(query_app, name="query")
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Directory for the Parquet files and report.html."
+        ),
+    ],
+    importer: Annotated[
+        str | None, typer.Option(help="ISO3 importer (default: every importer).")
+    ] = None,
+    bloc: Annotated[
+        str | None, typer.Option(help="Registry group whose members import together.")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option(help="Year of the snapshot (default: latest).")
+    ] = None,
+    scenario: Annotated[
+        list[Path] | None,
+        typer.Option("--scenario", help="Scenario TOML file (repeatable)."),
+    ] = None,
+    concern: Annotated[str, typer.Option(help="Registry group of concern.")] = "prc",
+) -> None:
+    """Write the analyst report: Parquet tables with provenance and report.html.
+
+    report.html is one self-contained page with charts; it opens offline.
+
+    Examples:
+
+      friendshore report --importer USA --year 2022 --out report/
+
+      friendshore report --bloc eu --scenario data/scenarios/eu-magnets.toml --out eu/
+    """
+    with state(ctx).open_store(read_only=True) as store:
+        data = report_lib.build_report(
+            store,
+            importer=importer,
+            bloc=bloc,
+            year=year,
+            scenarios=scenario or (),
+            concern=concern,
+        )
+    written = report_lib.write_report(data, out)
+    emit(
+        pl.DataFrame(
+            {
+                "file": [str(w.path) for w in written],
+                "table": [w.table for w in written],
+                "rows": [w.rows for w in written],
+            },
+            schema={"file": pl.String, "table": pl.String, "rows": pl.Int64},
+        ),
+        Format.table,
+        None,
+        title="report",
+    )
+
+
+@query_app.command("list")
+def query_list(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
+    """List the named queries with their header: description, params, returns.
+
+    Example: friendshore query list --format json
+    """
+    frame = queries.catalogue().frame()
+    if fmt is Format.table and out is None:
+        typer.echo(_cards(frame), nl=False)
+        return
+    emit(frame, fmt, out, title="queries")
+
+
+def _cards(frame: pl.DataFrame) -> str:
+    """Each query as its header reads: the name, then its fields, indented."""
+    wrap = textwrap.TextWrapper(width=88, initial_indent="  ", subsequent_indent="  ")
+    keyed = textwrap.TextWrapper(width=88, subsequent_indent=" " * 12)
+    blocks = []
+    for row in frame.iter_rows(named=True):
+        lines = [typer.style(row["name"], bold=True), wrap.fill(row["description"])]
+        for key in ("params", "inputs", "grain", "returns"):
+            lines.append(keyed.fill(f"  {key + ':':<9} {row[key]}"))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+@query_app.command("show")
+def query_show(
+    name: Annotated[str, typer.Argument(help="Query name (see `query list`).")],
+) -> None:
+    """Print a named query's file: its header and SQL.
+
+    Example: friendshore query show production_china_share
+    """
+    typer.echo(queries.catalogue().get(name).path.read_text(encoding="utf-8"), nl=False)
+
+
+def _parse_params(items: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ParameterError(f"--param expects KEY=VALUE, got {item!r}")
+        if key in params:
+            raise ParameterError(f"--param {key} is given twice")
+        params[key] = value
+    return params
+
+
+@query_app.command("run")
+def query_run(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Query name (see `query list`).")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", "-p", help="KEY=VALUE, typed by the header (repeatable)."
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Run a named query; parameters are bound by DuckDB, never pasted into SQL.
+
+    Examples:
+
+      friendshore query run production_china_share --format csv
+
+      friendshore query run NAME --param year=2022 --param importer=USA
+    """
+    params = _parse_params(param or [])
+    queries.catalogue().get(name).bind(params)  # name and params first, then the store
+    with state(ctx).open_store(read_only=True) as store:
+        df = queries.run_query(store, name, params)
+        meta = (
+            report_lib.store_provenance(
+                store, "query run", {"query": name, "params": params}
+            )
+            if fmt is Format.parquet
+            else None
+        )
+    emit(df, fmt, out, title=name, metadata=meta)

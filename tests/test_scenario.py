@@ -1,0 +1,245 @@
+"""Scenario files: strict parsing, one-line errors naming file and key, examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from friendshore.errors import ParameterError
+from friendshore.industries import load_industries
+from friendshore.registry import load_registry
+from friendshore.scenario import (
+    DEFAULT_CAPACITY_EXPANSION,
+    Scenario,
+    Uncertainty,
+    from_mapping,
+    gather,
+    load_scenario,
+)
+
+from .conftest import DATA
+
+SCENARIOS = DATA / "scenarios"
+
+ISSUE_EXAMPLE = """\
+name = "US magnets: cap PRC at 20 %"
+importer = "USA"             # ISO3, or bloc = "eu"
+year = 2022
+industry = "permanent-magnets" # or hs = ["850511", "280530"]
+concern = "prc"
+max_concern_share = 0.2
+eligible = ["us-treaty-allies", "mnna"]
+capacity_expansion = 0.25
+reshoring = 0.05
+
+[capacity_expansion_by_supplier]
+JPN = 0.1
+AUS = 0.6
+
+[uncertainty]
+draws = 1000
+seed = 7
+capacity_expansion = [0.1, 0.5]
+unit_value_scale = [0.9, 1.2]
+"""
+
+
+@pytest.fixture(scope="module")
+def names() -> dict[str, list[str]]:
+    return {
+        "groups": load_registry().group_names(),
+        "industries": load_industries().names(),
+    }
+
+
+def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_issue_example_parses_to_the_dataclass(tmp_path: Path, names) -> None:
+    sc = load_scenario(write(tmp_path, ISSUE_EXAMPLE), **names)
+    assert sc == Scenario(
+        name="US magnets: cap PRC at 20 %",
+        importer="USA",
+        year=2022,
+        industry="permanent-magnets",
+        concern="prc",
+        max_concern_share=0.2,
+        eligible=("us-treaty-allies", "mnna"),
+        capacity_expansion=0.25,
+        reshoring=0.05,
+        capacity_expansion_by_supplier=(("AUS", 0.6), ("JPN", 0.1)),
+        uncertainty=Uncertainty(
+            draws=1000,
+            seed=7,
+            capacity_expansion=(0.1, 0.5),
+            unit_value_scale=(0.9, 1.2),
+        ),
+    )
+    with pytest.raises(AttributeError):
+        sc.name = "other"  # type: ignore[misc]  # frozen
+
+
+def test_defaults_and_optional_keys(tmp_path: Path, names) -> None:
+    text = 'bloc = "eu"\nhs = ["850511", "280530", "850511"]\nmax_concern_share = 0\n'
+    sc = load_scenario(write(tmp_path, text, "eu-magnets.toml"), **names)
+    assert sc.name == "eu-magnets"  # the file name
+    assert (sc.bloc, sc.importer, sc.importer_label) == ("eu", None, "eu")
+    assert sc.hs == ("850511", "280530")  # duplicates dropped, order kept
+    assert sc.concern == "prc" and sc.eligible is None
+    assert sc.capacity_expansion == DEFAULT_CAPACITY_EXPANSION
+    assert sc.reshoring == 0.0 and sc.uncertainty is None
+    everything = from_mapping(
+        {"name": "x", "importer": "all", "hs": "all", "max_concern_share": 1}, **names
+    )
+    assert everything.importer == "all" and everything.all_products
+
+
+def test_every_example_scenario_parses(names) -> None:
+    files = sorted(SCENARIOS.glob("*.toml"))
+    assert len(files) >= 5
+    parsed = [load_scenario(f, **names) for f in files]
+    assert len({sc.name for sc in parsed}) == len(parsed)  # side by side needs this
+    # Each example's header cites what it models.
+    for f in files:
+        assert f.read_text(encoding="utf-8").startswith("#"), f.name
+    ga_ge = [sc for sc in parsed if "Ga/Ge" in sc.name]
+    assert {sc.importer for sc in ga_ge} == {"USA", "JPN"}
+    assert all(sc.max_concern_share == 0 and "811292" in sc.hs for sc in ga_ge)
+
+
+def _error(path: Path, names, text: str) -> str:
+    with pytest.raises(ParameterError) as info:
+        load_scenario(write(path, text), **names)
+    return str(info.value)
+
+
+BASE = 'importer = "USA"\nindustry = "batteries"\nmax_concern_share = 0.2\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            BASE + "max_concern_shares = 0.1\n",
+            "key 'max_concern_shares': unknown key. Did you mean 'max_concern_share'?",
+        ),
+        (
+            BASE.replace("0.2", '"20 %"'),
+            "key 'max_concern_share': expected a number, got a string '20 %'",
+        ),
+        (
+            BASE.replace("0.2", "1.5"),
+            "key 'max_concern_share': expected a number <= 1, got 1.5",
+        ),
+        (
+            BASE + "reshoring = true\n",
+            "key 'reshoring': expected a number, got a boolean True",
+        ),
+        (
+            BASE + 'eligible = ["natoo"]\n',
+            "key 'eligible': unknown registry group 'natoo'. Did you mean 'nato'?",
+        ),
+        (
+            BASE + 'concern = "prc "\nconcern2 = 1\n',
+            "key 'concern2': unknown key. Did you mean 'concern'?",
+        ),
+        (
+            BASE.replace('"batteries"', '"batterie"'),
+            "key 'industry': unknown industry 'batterie'. Did you mean 'batteries'?",
+        ),
+        (
+            BASE.replace('industry = "batteries"', 'hs = ["850599"]'),
+            "key 'hs': unknown HS6 code '850599' (not in HS2017/HS2022). "
+            "Heading 8505 has: 850511, 850519, 850520, 850590",
+        ),
+        (
+            BASE.replace('industry = "batteries"', "hs = [850511]"),
+            "key 'hs': expected a non-empty list of strings, got a list [850511]",
+        ),
+        (
+            BASE.replace('"USA"', '"United States"'),
+            "key 'importer': unknown country 'United States' (expected ISO3). "
+            "Did you mean 'USA'?",
+        ),
+        (
+            BASE + 'bloc = "eu"\n',
+            "key 'importer': give exactly one of importer (ISO3 or 'all') and bloc",
+        ),
+        (
+            BASE + "[capacity_expansion_by_supplier]\nJPN = -1\n",
+            "key 'capacity_expansion_by_supplier.JPN': expected a number >= 0, got -1",
+        ),
+        (
+            BASE + "[uncertainty]\ndraws = 10\ncapacity_expansion = [0.5, 0.1]\n",
+            "key 'uncertainty.capacity_expansion': expected low <= high, got [0.5, 0.1]",
+        ),
+        (
+            BASE + "[uncertainty]\ndraws = 10\n",
+            "key 'uncertainty': give a capacity_expansion and/or unit_value_scale "
+            "range to draw from",
+        ),
+        (
+            BASE + "[uncertainty]\ndraws = 10\nsead = 3\n",
+            "key 'uncertainty.sead': unknown key. Did you mean 'seed'?",
+        ),
+    ],
+)
+def test_bad_scenarios_name_the_file_and_key(
+    tmp_path: Path, names, text: str, expected: str
+) -> None:
+    assert _error(tmp_path, names, text) == f"{tmp_path / 's.toml'}, {expected}"
+
+
+def test_not_toml_and_missing_file(tmp_path: Path, names) -> None:
+    msg = _error(tmp_path, names, "importer = USA\n")
+    assert msg.startswith(f"{tmp_path / 's.toml'}: not valid TOML: ")
+    assert "\n" not in msg
+    with pytest.raises(ParameterError, match="no such scenario file"):
+        load_scenario(tmp_path / "absent.toml", **names)
+
+
+def test_flags_build_one_scenario_and_errors_name_the_flag(names) -> None:
+    [sc] = gather(
+        [],
+        {
+            "importer": "USA",
+            "industry": "batteries",
+            "max_concern_share": 0.0,
+            "capacity_range": (0.1, 0.4),
+        },
+        draws=100,
+        seed=3,
+        **names,
+    )
+    assert sc.uncertainty == Uncertainty(100, 3, (0.1, 0.4), None)
+    with pytest.raises(ParameterError) as info:
+        gather([], {"importer": "USA", "industry": "batteries"}, **names)
+    assert str(info.value) == (
+        "command line, --max-concern-share: missing (a number is required)"
+    )
+    with pytest.raises(ParameterError) as info:
+        gather(
+            [],
+            {"importer": "USA", "industry": "bateries", "max_concern_share": 0},
+            **names,
+        )
+    assert str(info.value) == (
+        "command line, --industry: unknown industry 'bateries'. "
+        "Did you mean 'batteries'?"
+    )
+
+
+def test_files_and_flags_do_not_mix(tmp_path: Path, names) -> None:
+    path = write(tmp_path, BASE)
+    with pytest.raises(
+        ParameterError, match=r"^--importer: give either scenario files"
+    ):
+        gather([path], {"importer": "JPN"}, **names)
+    # --draws on a file without [uncertainty] ranges is an error naming the file.
+    with pytest.raises(ParameterError) as info:
+        gather([path], {}, draws=10, **names)
+    assert str(info.value).startswith(f"{path}, key 'uncertainty': --draws needs")

@@ -30,11 +30,24 @@ demo: install
 test: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## make bench: full-size benchmarks (10 million flows) → benchmarks/results/latest.json
+BENCH_ARGS ?=
+bench: dev
+	$(BIN)/python -m benchmarks.run --scale 1.0 $(BENCH_ARGS)
+
+## make bench-smoke: the suite at scale 0.01 in under a minute; fails on errors and wrong answers, not timing
+bench-smoke: dev
+	$(BIN)/python -m benchmarks.run --smoke
+
+## make bench-check: fail when a ratio in latest.json regressed > 25 % against benchmarks/baseline.json
+bench-check: dev
+	$(BIN)/python -m benchmarks.check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis dist build $(DEMO_DB)

@@ -31,7 +31,7 @@ class Source(StrEnum):
 
 # Which loader options each source accepts (others are a usage error).
 _SOURCE_OPTIONS: dict[str, set[str]] = {
-    "baci": {"country_codes", "product_codes"},
+    "baci": {"country_codes", "product_codes", "hs_revision"},
     "comtrade": {"prefer"},
     "usgs": set(),
     "table": {"mapping", "name", "hs_revision", "target"},
@@ -111,7 +111,11 @@ def load(
         str | None, typer.Option(help="table: a name for this source (source column).")
     ] = None,
     hs_revision: Annotated[
-        str | None, typer.Option(help="table: HS revision of the codes, e.g. HS2017.")
+        str | None,
+        typer.Option(
+            help="table, baci: HS revision of the codes, e.g. HS2017 "
+            "(baci: for a file whose name lacks it)."
+        ),
     ] = None,
     target: Annotated[
         str | None,

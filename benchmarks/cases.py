@@ -1,0 +1,892 @@
+"""Benchmark cases: friendshore's public API against reference implementations.
+
+Each :class:`Case` names implementations that answer the same question — ours
+(friendshore's public API, always first) and references (a hand-tuned single DuckDB
+statement over the same store, a straightforward pandas version as an economist
+would write it, a Polars lazy one-liner). Each implementation has a timed ``run``
+and an untimed ``answer`` that reduces its result to a row count and a few column
+sums; the harness compares those across implementations, so a fast-but-wrong
+change cannot pass.
+
+A case whose friendshore API has not landed yet reports why through
+``available`` instead of failing (the exposure and simulation engines are written
+in parallel with this suite).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from benchmarks.synth import Release
+
+OURS = "friendshore"
+Answer = dict[str, float]
+
+# The concern group of DESIGN.md (default --concern prc), used when the registry
+# cannot say; the registry's own ``prc`` members are preferred.
+PRC = ("CHN", "HKG", "MAC")
+BASKET_IMPORTER = "USA"  # the one-importer cases: the user the project starts from
+
+
+# -- context ------------------------------------------------------------------------
+@dataclass
+class Ctx:
+    """What a case runs against: the synthetic release and a loaded store."""
+
+    release: Release
+    year: int
+    store_path: Path
+    scratch: Path
+    _store: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def csv(self) -> Path:
+        """The year file being benchmarked."""
+        return self.release.year_files[self.year]
+
+    @property
+    def store(self) -> Any:
+        """The loaded friendshore store (opened on first use)."""
+        if self._store is None:
+            from friendshore.store import Store
+
+            self._store = Store(self.store_path)
+        return self._store
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The store's DuckDB connection, for the reference SQL."""
+        return self.store.con  # type: ignore[no-any-return]
+
+    def fresh(self, name: str) -> Path:
+        """A path in a new empty scratch folder (for load targets)."""
+        folder = Path(tempfile.mkdtemp(prefix="bench-", dir=self.scratch))
+        return folder / name
+
+    def close(self) -> None:
+        """Close the store if it was opened."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+@dataclass(frozen=True)
+class Impl:
+    """One implementation: a timed ``run`` and an untimed ``answer``."""
+
+    name: str
+    run: Callable[[Ctx], Any]
+    answer: Callable[[Ctx, Any], Answer]
+    cleanup: Callable[[Any], None] | None = None
+    # Why this implementation cannot run yet (None: it can); a reference that is
+    # itself a friendshore API may land later than the case's own API.
+    available: Callable[[], str | None] = lambda: None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A performance target from the issues: ``metric`` ≤ ``limit``.
+
+    ``metric`` is ``ratio:<reference>`` (ours / reference), ``seconds`` (ours'
+    median) or ``peak_mb`` (ours' peak RSS).
+    """
+
+    metric: str
+    limit: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Case:
+    """A benchmark case; ``impls[0]`` is ours."""
+
+    name: str
+    title: str
+    impls: tuple[Impl, ...]
+    targets: tuple[Target, ...] = ()
+    # Names of implementations whose answers must equal ours; others (a yardstick
+    # that computes something else) are only timed.
+    compare: tuple[str, ...] = ()
+    # Fields every compared answer must carry (besides ``rows``).
+    required: tuple[str, ...] = ()
+    available: Callable[[], str | None] = lambda: None
+    setup: Callable[[Ctx], None] | None = None
+    # Extra invariant checks of ours' answer; return a problem or None.
+    validate: Callable[[Ctx, Answer], str | None] | None = None
+
+
+# -- helpers ------------------------------------------------------------------------
+def _api(module: str, *names: str) -> str | None:
+    """None when ``module`` exports every name, else why not (for ``available``)."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        return f"not available yet: {module} cannot be imported ({exc})"
+    missing = [n for n in names if not hasattr(mod, n)]
+    if missing:
+        return f"not available yet: {module} has no {', '.join(missing)}"
+    return None
+
+
+def _frame(result: Any) -> pl.DataFrame:
+    """A Polars frame from whatever an implementation returned."""
+    if isinstance(result, pl.DataFrame):
+        return result
+    if isinstance(result, pl.LazyFrame):
+        return result.collect()
+    if isinstance(result, pa.Table):
+        return pl.DataFrame(result)
+    if hasattr(result, "to_pandas") or type(result).__module__.startswith("pandas"):
+        return pl.from_pandas(result.reset_index(drop=True))
+    raise TypeError(f"cannot read a {type(result).__name__} result")
+
+
+def _pick(df: pl.DataFrame, *names: str) -> str | None:
+    """First of ``names`` that is a column of ``df``."""
+    return next((n for n in names if n in df.columns), None)
+
+
+# field -> column names that carry it (first found wins), so a renamed column in
+# the engine does not silently drop a check.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "import_value_usd": ("import_value_usd",),
+    "export_value_usd": (
+        "world_export_value_usd",
+        "export_value_usd",
+        "world_exports_usd",
+        "value_usd",
+    ),
+    "n_suppliers": ("n_suppliers", "n_exporters"),
+    "hhi": ("hhi",),
+    "prc_share": ("prc_share", "concern_share"),
+    "top_share": ("top_supplier_share", "top_exporter_share", "top_share"),
+    "ally_share": ("ally_share",),
+    "partner_share": ("partner_share",),
+    "lookthrough_prc_share": (
+        "lookthrough_prc_share",
+        "indirect_prc_share",
+        "lookthrough_share",
+    ),
+}
+
+
+def frame_answer(result: Any, fields: tuple[str, ...]) -> Answer:
+    """Row count and the sum of each field present (nulls count as 0)."""
+    df = _frame(result)
+    out: Answer = {"rows": float(df.height)}
+    for name in fields:
+        col = _pick(df, *_FIELDS.get(name, (name,)))
+        if col is not None:
+            out[name] = float(df[col].cast(pl.Float64).fill_null(0.0).sum())
+    return out
+
+
+def _tiers(year: int) -> pa.Table:
+    """``iso3, tier`` of every listed country as of the year (the registry's rule)."""
+    try:
+        from friendshore.registry import load_registry
+
+        df = load_registry().tiers(year)
+    except Exception:  # registry not usable yet: the concern group alone
+        df = pl.DataFrame({"iso3": list(PRC), "tier": ["concern"] * len(PRC)})
+    return df.to_arrow()
+
+
+def _tier_map(ctx: Ctx) -> dict[str, str]:
+    t = ctx.extra["tiers"]
+    return dict(zip(t["iso3"].to_pylist(), t["tier"].to_pylist(), strict=True))
+
+
+def _register_tiers(ctx: Ctx) -> None:
+    ctx.extra["tiers"] = _tiers(ctx.year)
+    ctx.con.register("bench_tiers", ctx.extra["tiers"])
+
+
+# -- 1. load ----------------------------------------------------------------------
+def _load_ours(ctx: Ctx) -> Path:
+    from friendshore.sources import load
+    from friendshore.store import Store
+
+    path = ctx.fresh("store.duckdb")
+    rel = ctx.release
+    with Store(path) as store:
+        load(store, "baci", [ctx.csv, rel.country_codes, rel.product_codes])
+    return path
+
+
+def _load_ours_answer(ctx: Ctx, path: Path) -> Answer:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows, v, q = con.execute(
+            "SELECT count(*), sum(value_usd) / 1000, count(quantity_t) "
+            "FROM trade_flows WHERE year = $y",
+            {"y": ctx.year},
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return {"rows": float(rows), "v": float(v), "q_present": float(q)}
+
+
+def _load_duckdb(ctx: Ctx) -> Path:
+    path = ctx.fresh("bare.duckdb")
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            "CREATE TABLE t AS SELECT * FROM read_csv($p)", {"p": str(ctx.csv)}
+        ).fetchall()
+    finally:
+        con.close()
+    return path
+
+
+def _load_duckdb_answer(ctx: Ctx, path: Path) -> Answer:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        # The sniffer types q as text because of NA; count the numbers.
+        rows, v, q = con.execute(
+            "SELECT count(*), sum(v), count(TRY_CAST(q AS DOUBLE)) FROM t"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return {"rows": float(rows), "v": float(v), "q_present": float(q)}
+
+
+def _load_pandas(ctx: Ctx) -> Any:
+    import pandas as pd
+
+    return pd.read_csv(ctx.csv)
+
+
+def _load_pandas_answer(ctx: Ctx, df: Any) -> Answer:
+    return {
+        "rows": float(len(df)),
+        "v": float(df["v"].sum()),
+        "q_present": float(df["q"].notna().sum()),
+    }
+
+
+def _rm_parent(path: Path) -> None:
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+LOAD = Case(
+    name="load",
+    title="BACI year CSV → store (fresh file)",
+    impls=(
+        Impl(OURS, _load_ours, _load_ours_answer, _rm_parent),
+        Impl("duckdb_sql", _load_duckdb, _load_duckdb_answer, _rm_parent),
+        Impl("pandas", _load_pandas, _load_pandas_answer),
+    ),
+    targets=(
+        Target("ratio:duckdb_sql", 1.5, "issue 2"),
+        Target("peak_mb", 1536.0, "issue 2"),
+    ),
+    compare=("duckdb_sql", "pandas"),
+    required=("v", "q_present"),
+    available=lambda: _api("friendshore.sources", "load"),
+)
+
+
+# -- 2. product exposure, all importers × products -----------------------------------
+_EXPOSURE_FIELDS = (
+    "import_value_usd",
+    "n_suppliers",
+    "hhi",
+    "prc_share",
+    "top_share",
+    "ally_share",
+    "partner_share",
+)
+
+# Hand-tuned: one pass, one hash aggregation; HHI = Σv²/(Σv)² needs no window; the
+# tier of each exporter comes from a tiny join.
+EXPOSURE_SQL = """
+SELECT f.importer, f.hs6,
+       sum(f.value_usd) AS import_value_usd,
+       count(*) AS n_suppliers,
+       arg_max(f.exporter, f.value_usd) AS top_supplier,
+       max(f.value_usd) / sum(f.value_usd) AS top_supplier_share,
+       sum(f.value_usd * f.value_usd) / (sum(f.value_usd) * sum(f.value_usd)) AS hhi,
+       coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0)
+           / sum(f.value_usd) AS prc_share,
+       coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'ally'), 0)
+           / sum(f.value_usd) AS ally_share,
+       coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'partner'), 0)
+           / sum(f.value_usd) AS partner_share
+FROM trade_flows AS f LEFT JOIN bench_tiers AS t ON f.exporter = t.iso3
+WHERE f.year = $year AND f.value_usd > 0
+GROUP BY f.importer, f.hs6
+"""
+
+_FLOWS_SQL = """
+SELECT importer, exporter, hs6, value_usd FROM trade_flows
+WHERE year = $year AND value_usd > 0
+"""
+
+
+def _exposure_ours(ctx: Ctx, **kwargs: Any) -> Any:
+    from friendshore.exposure import product_exposure
+
+    return product_exposure(ctx.store, year=ctx.year, **kwargs)
+
+
+def _exposure_duckdb(ctx: Ctx) -> pa.Table:
+    return ctx.con.sql(EXPOSURE_SQL, params={"year": ctx.year}).to_arrow_table()
+
+
+def _exposure_pandas(ctx: Ctx) -> Any:
+    # What an economist would write: fetch the year, shares per group, then sums.
+    df = ctx.con.sql(_FLOWS_SQL, params={"year": ctx.year}).df()
+    df["tier"] = df["exporter"].map(_tier_map(ctx)).fillna("other")
+    keys = ["importer", "hs6"]
+    df["share"] = df["value_usd"] / df.groupby(keys)["value_usd"].transform("sum")
+    df["share_sq"] = df["share"] ** 2
+    for tier in ("concern", "ally", "partner"):
+        df[tier] = df["share"].where(df["tier"] == tier, 0.0)
+    out = (
+        df.groupby(keys)
+        .agg(
+            import_value_usd=("value_usd", "sum"),
+            n_suppliers=("exporter", "count"),
+            top_supplier_share=("share", "max"),
+            hhi=("share_sq", "sum"),
+            prc_share=("concern", "sum"),
+            ally_share=("ally", "sum"),
+            partner_share=("partner", "sum"),
+        )
+        .reset_index()
+    )
+    top = df.loc[df.groupby(keys)["value_usd"].idxmax(), [*keys, "exporter"]]
+    return out.merge(top.rename(columns={"exporter": "top_supplier"}), on=keys)
+
+
+def _exposure_polars(ctx: Ctx) -> pl.DataFrame:
+    flows = ctx.con.sql(_FLOWS_SQL, params={"year": ctx.year}).to_arrow_table()
+    v, tier = pl.col("value_usd"), pl.col("tier")
+    return (
+        pl.DataFrame(flows)
+        .lazy()
+        .join(
+            pl.DataFrame(ctx.extra["tiers"]).lazy(),
+            left_on="exporter",
+            right_on="iso3",
+            how="left",
+        )
+        .group_by("importer", "hs6")
+        .agg(
+            import_value_usd=v.sum(),
+            n_suppliers=pl.len(),
+            top_supplier=pl.col("exporter").get(v.arg_max()),
+            top_supplier_share=v.max() / v.sum(),
+            hhi=(v * v).sum() / v.sum() ** 2,
+            prc_share=v.filter(tier == "concern").sum() / v.sum(),
+            ally_share=v.filter(tier == "ally").sum() / v.sum(),
+            partner_share=v.filter(tier == "partner").sum() / v.sum(),
+        )
+        .collect()
+    )
+
+
+def _exposure_answer(ctx: Ctx, result: Any) -> Answer:
+    return frame_answer(result, _EXPOSURE_FIELDS)
+
+
+def _exposure_setup(ctx: Ctx) -> None:
+    _register_tiers(ctx)
+
+
+EXPOSURE = Case(
+    name="exposure",
+    title="product exposure, all importers × products, one year",
+    impls=(
+        Impl(OURS, _exposure_ours, _exposure_answer),
+        Impl("duckdb_sql", _exposure_duckdb, _exposure_answer),
+        Impl("pandas", _exposure_pandas, _exposure_answer),
+        Impl("polars", _exposure_polars, _exposure_answer),
+    ),
+    targets=(
+        Target("ratio:duckdb_sql", 1.5, "issue 4 (goal 1.2)"),
+        Target("ratio:pandas", 1 / 20, "issue 4 (≥ 20× faster)"),
+    ),
+    compare=("duckdb_sql", "pandas", "polars"),
+    required=("import_value_usd", "hhi", "prc_share"),
+    available=lambda: _api("friendshore.exposure", "product_exposure"),
+    setup=_exposure_setup,
+)
+
+
+# -- 3. one importer's industry basket --------------------------------------------
+_INDUSTRY_FIELDS = ("import_value_usd", "hhi", "prc_share")
+
+# Import-value-weighted roll-up over each industry's HS6 inputs (DESIGN.md):
+# Σ_k V_k m_k / Σ_k V_k, i.e. concern value / total and Σ_k Σv²/V_k / Σ_k V_k.
+INDUSTRY_SQL = """
+WITH p AS (
+    SELECT f.hs6, sum(f.value_usd) AS v,
+           coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0) AS c,
+           sum(f.value_usd * f.value_usd) / sum(f.value_usd) AS v_hhi
+    FROM trade_flows AS f LEFT JOIN bench_tiers AS t ON f.exporter = t.iso3
+    WHERE f.year = $year AND f.importer = $importer AND f.value_usd > 0
+      AND f.hs6 IN (SELECT hs6 FROM bench_industry_products)
+    GROUP BY f.hs6
+)
+SELECT i.industry, sum(p.v) AS import_value_usd, sum(p.c) / sum(p.v) AS prc_share,
+       sum(p.v_hhi) / sum(p.v) AS hhi
+FROM p JOIN bench_industry_products AS i USING (hs6)
+GROUP BY i.industry
+"""
+
+
+def _industry_setup(ctx: Ctx) -> None:
+    from friendshore.industries import load_industries
+
+    _register_tiers(ctx)
+    products = load_industries().products(hs_revision="HS2017")
+    ctx.extra["industry_products"] = products.select("industry", "hs6").unique()
+    ctx.con.register("bench_industry_products", ctx.extra["industry_products"])
+
+
+def _industry_ours(ctx: Ctx) -> Any:
+    from friendshore.exposure import industry_exposure
+
+    return industry_exposure(ctx.store, year=ctx.year, importer=BASKET_IMPORTER)
+
+
+def _industry_duckdb(ctx: Ctx) -> pa.Table:
+    return ctx.con.sql(
+        INDUSTRY_SQL, params={"year": ctx.year, "importer": BASKET_IMPORTER}
+    ).to_arrow_table()
+
+
+def _industry_answer(ctx: Ctx, result: Any) -> Answer:
+    df = _frame(result)
+    if "import_value_usd" in df.columns:  # industries without imports carry no weight
+        df = df.filter(pl.col("import_value_usd") > 0)
+    return frame_answer(df, _INDUSTRY_FIELDS)
+
+
+INDUSTRY = Case(
+    name="industry",
+    title=f"one importer's industry basket ({BASKET_IMPORTER}), one year",
+    impls=(
+        Impl(OURS, _industry_ours, _industry_answer),
+        Impl("duckdb_sql", _industry_duckdb, _industry_answer),
+    ),
+    compare=("duckdb_sql",),
+    required=_INDUSTRY_FIELDS,
+    available=lambda: (
+        _api("friendshore.exposure", "industry_exposure")
+        or _api("friendshore.industries", "load_industries")
+    ),
+    setup=_industry_setup,
+)
+
+
+# -- 4. world concentration --------------------------------------------------------
+_WORLD_FIELDS = ("export_value_usd", "n_suppliers", "hhi", "prc_share", "top_share")
+
+WORLD_SQL = """
+WITH e AS (
+    SELECT hs6, exporter, sum(value_usd) AS v FROM trade_flows
+    WHERE year = $year AND value_usd > 0 GROUP BY hs6, exporter
+)
+SELECT e.hs6, sum(e.v) AS world_export_value_usd, count(*) AS n_exporters,
+       arg_max(e.exporter, e.v) AS top_exporter,
+       max(e.v) / sum(e.v) AS top_exporter_share,
+       sum(e.v * e.v) / (sum(e.v) * sum(e.v)) AS hhi,
+       coalesce(sum(e.v) FILTER (WHERE t.tier = 'concern'), 0) / sum(e.v) AS prc_share
+FROM e LEFT JOIN bench_tiers AS t ON e.exporter = t.iso3
+GROUP BY e.hs6
+"""
+
+
+def _world_ours(ctx: Ctx) -> Any:
+    from friendshore.concentration import world_concentration
+
+    return world_concentration(ctx.store, year=ctx.year)
+
+
+def _world_duckdb(ctx: Ctx) -> pa.Table:
+    return ctx.con.sql(WORLD_SQL, params={"year": ctx.year}).to_arrow_table()
+
+
+def _world_pandas(ctx: Ctx) -> Any:
+    df = ctx.con.sql(_FLOWS_SQL, params={"year": ctx.year}).df()
+    e = df.groupby(["hs6", "exporter"], as_index=False)["value_usd"].sum()
+    e["share"] = e["value_usd"] / e.groupby("hs6")["value_usd"].transform("sum")
+    e["share_sq"] = e["share"] ** 2
+    concern = {k for k, t in _tier_map(ctx).items() if t == "concern"}
+    e["prc"] = e["share"].where(e["exporter"].isin(concern), 0.0)
+    return (
+        e.groupby("hs6")
+        .agg(
+            world_export_value_usd=("value_usd", "sum"),
+            n_exporters=("exporter", "count"),
+            top_exporter_share=("share", "max"),
+            hhi=("share_sq", "sum"),
+            prc_share=("prc", "sum"),
+        )
+        .reset_index()
+    )
+
+
+def _world_polars(ctx: Ctx) -> pl.DataFrame:
+    flows = ctx.con.sql(_FLOWS_SQL, params={"year": ctx.year}).to_arrow_table()
+    concern = [k for k, t in _tier_map(ctx).items() if t == "concern"]
+    v = pl.col("value_usd")
+    return (
+        pl.DataFrame(flows)
+        .lazy()
+        .group_by("hs6", "exporter")
+        .agg(v.sum())
+        .group_by("hs6")
+        .agg(
+            world_export_value_usd=v.sum(),
+            n_exporters=pl.len(),
+            top_exporter=pl.col("exporter").get(v.arg_max()),
+            top_exporter_share=v.max() / v.sum(),
+            hhi=(v * v).sum() / v.sum() ** 2,
+            prc_share=v.filter(pl.col("exporter").is_in(concern)).sum() / v.sum(),
+        )
+        .collect()
+    )
+
+
+def _world_answer(ctx: Ctx, result: Any) -> Answer:
+    return frame_answer(result, _WORLD_FIELDS)
+
+
+WORLD = Case(
+    name="world",
+    title="world export concentration per HS6, one year",
+    impls=(
+        Impl(OURS, _world_ours, _world_answer),
+        Impl("duckdb_sql", _world_duckdb, _world_answer),
+        Impl("pandas", _world_pandas, _world_answer),
+        Impl("polars", _world_polars, _world_answer),
+    ),
+    compare=("duckdb_sql", "pandas", "polars"),
+    required=("hhi", "prc_share"),
+    available=lambda: _api("friendshore.concentration", "world_concentration"),
+    setup=_exposure_setup,
+)
+
+
+# -- 5. look-through ---------------------------------------------------------------
+# DESIGN.md: L_j(k) = prc_share + Σ_{i not concern} share_i × L_i(U(k)), where
+# L_i(U(k)) is supplier i's own look-through concern share of its imports of k's
+# upstream inputs, value-weighted over the inputs it imports (none: it passes on
+# nothing). The chain is followed to its end (friendshore.lookthrough): products
+# are done from the most upstream (depth 0: L = direct concern share) down, one
+# statement per depth, into a temporary table.
+_LT_DIRECT_SQL = """
+CREATE OR REPLACE TEMP TABLE bench_lt AS
+SELECT f.importer, f.hs6, sum(f.value_usd) AS v,
+       coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0)
+           / sum(f.value_usd) AS prc_share,
+       prc_share AS l
+FROM trade_flows AS f LEFT JOIN bench_tiers AS t ON f.exporter = t.iso3
+WHERE f.year = $year AND f.value_usd > 0
+GROUP BY f.importer, f.hs6
+"""
+
+_LT_LEVEL_SQL = """
+WITH codes AS (SELECT hs6 FROM bench_depth WHERE depth = $depth),
+up AS (  -- L_i(U(k)) of every country i for the products of this depth
+    SELECT e.hs6, l.importer AS country, sum(l.v * l.l) / sum(l.v) AS u
+    FROM bench_upstream AS e JOIN bench_lt AS l ON l.hs6 = e.upstream_hs6
+    WHERE e.hs6 IN (SELECT hs6 FROM codes)
+    GROUP BY e.hs6, l.importer
+),
+level AS (
+    SELECT f.importer, f.hs6,
+           (coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0)
+            + coalesce(sum(f.value_usd * up.u)
+                       FILTER (WHERE t.tier IS DISTINCT FROM 'concern'), 0))
+           / sum(f.value_usd) AS l
+    FROM trade_flows AS f LEFT JOIN bench_tiers AS t ON f.exporter = t.iso3
+    LEFT JOIN up ON up.country = f.exporter AND up.hs6 = f.hs6
+    WHERE f.year = $year AND f.value_usd > 0 AND f.hs6 IN (SELECT hs6 FROM codes)
+    GROUP BY f.importer, f.hs6
+)
+UPDATE bench_lt SET l = level.l FROM level
+WHERE bench_lt.importer = level.importer AND bench_lt.hs6 = level.hs6
+"""
+
+
+def _depths(upstream: pl.DataFrame) -> dict[str, int]:
+    """Depth of each product with inputs: 1 + the deepest of its inputs."""
+    edges: dict[str, list[str]] = {}
+    for hs6, up in upstream.select("hs6", "upstream_hs6").iter_rows():
+        edges.setdefault(hs6, []).append(up)
+    memo: dict[str, int] = {}
+
+    def depth(code: str) -> int:
+        if code not in edges:
+            return 0
+        if code not in memo:
+            memo[code] = 1 + max(depth(u) for u in edges[code])
+        return memo[code]
+
+    return {code: depth(code) for code in edges}
+
+
+def _lookthrough_setup(ctx: Ctx) -> None:
+    from friendshore.industries import load_industries
+
+    _register_tiers(ctx)
+    up = load_industries().upstream(hs_revision="HS2017").select("hs6", "upstream_hs6")
+    ctx.extra["upstream"] = up.unique()
+    depths = _depths(ctx.extra["upstream"])
+    ctx.extra["depth"] = pl.DataFrame(
+        {"hs6": list(depths), "depth": list(depths.values())},
+        schema={"hs6": pl.String, "depth": pl.Int32},
+    )
+    ctx.con.register("bench_upstream", ctx.extra["upstream"])
+    ctx.con.register("bench_depth", ctx.extra["depth"])
+
+
+def _lookthrough_ours(ctx: Ctx) -> Any:
+    return _exposure_ours(ctx, lookthrough=True)
+
+
+def _lookthrough_duckdb(ctx: Ctx) -> pa.Table:
+    con, year = ctx.con, {"year": ctx.year}
+    con.execute(_LT_DIRECT_SQL, year).fetchall()
+    for d in range(1, int(ctx.extra["depth"]["depth"].max() or 0) + 1):
+        con.execute(_LT_LEVEL_SQL, {**year, "depth": d}).fetchall()
+    return con.sql(
+        "SELECT importer, hs6, v AS import_value_usd, prc_share, "
+        "l AS lookthrough_prc_share FROM bench_lt"
+    ).to_arrow_table()
+
+
+def _lookthrough_answer(ctx: Ctx, result: Any) -> Answer:
+    return frame_answer(
+        result, ("import_value_usd", "prc_share", "lookthrough_prc_share")
+    )
+
+
+def _lookthrough_available() -> str | None:
+    why = _api("friendshore.exposure", "product_exposure")
+    if why is None:
+        import inspect
+
+        from friendshore.exposure import product_exposure
+
+        if "lookthrough" not in inspect.signature(product_exposure).parameters:
+            why = "not available yet: product_exposure has no lookthrough option"
+    return why
+
+
+LOOKTHROUGH = Case(
+    name="lookthrough",
+    title="look-through exposure, all importers × products, one year",
+    impls=(
+        Impl(OURS, _lookthrough_ours, _lookthrough_answer),
+        Impl("duckdb_sql", _lookthrough_duckdb, _lookthrough_answer),
+    ),
+    compare=("duckdb_sql",),
+    required=("import_value_usd", "prc_share", "lookthrough_prc_share"),
+    available=_lookthrough_available,
+    setup=_lookthrough_setup,
+)
+
+
+# -- 6. deterministic scenario, all importers × products ---------------------------
+def _scenario(**kwargs: Any) -> Any:
+    from friendshore.scenario import Scenario
+
+    return Scenario(**kwargs)
+
+
+def _simulate_all(ctx: Ctx) -> Any:
+    from friendshore.simulate import simulate
+
+    sc = _scenario(
+        name="bench-all",
+        importer="all",
+        hs=("all",),
+        year=ctx.year,
+        max_concern_share=0.2,
+        reshoring=0.05,
+    )
+    return simulate(ctx.store, [sc])
+
+
+def _simulate_answer(ctx: Ctx, result: Any) -> Answer:
+    df = _frame(result)
+    ans = frame_answer(
+        df,
+        (
+            "import_value_usd",
+            "displaced_usd",
+            "reshored_usd",
+            "placed_usd",
+            "unmet_usd",
+            "baseline_prc_share",
+            "scenario_prc_share",
+        ),
+    )
+    # Conservation (issue 5): reshored + placed + unmet = displaced, to the cent.
+    gap = (
+        df["reshored_usd"] + df["placed_usd"] + df["unmet_usd"] - df["displaced_usd"]
+    ).abs()
+    ans["conservation_max_gap_usd"] = float(gap.max() or 0.0)
+    return ans
+
+
+def _simulate_validate(ctx: Ctx, ans: Answer) -> str | None:
+    # The yardstick computes something else, so check ours against the store.
+    rows, value = ctx.con.execute(
+        "SELECT count(DISTINCT (importer, hs6)), sum(value_usd) FROM trade_flows "
+        "WHERE year = $y AND value_usd > 0",
+        {"y": ctx.year},
+    ).fetchall()[0]
+    if ans["rows"] != rows:
+        return f"{ans['rows']:.0f} rows, the store has {rows} importer × product pairs"
+    if not math.isclose(ans.get("import_value_usd", -1.0), value, rel_tol=1e-9):
+        return f"import_value_usd sums to {ans.get('import_value_usd')}, store {value}"
+    if ans["conservation_max_gap_usd"] > 0.01:
+        return f"reshored + placed + unmet ≠ displaced by {ans['conservation_max_gap_usd']} USD"
+    return None
+
+
+def _simulate_available() -> str | None:
+    return _api("friendshore.simulate", "simulate") or _api(
+        "friendshore.scenario", "Scenario"
+    )
+
+
+SCENARIO = Case(
+    name="scenario",
+    title="deterministic scenario, all importers × products (vs the exposure table)",
+    impls=(
+        Impl(OURS, _simulate_all, _simulate_answer),
+        Impl(
+            "exposure",
+            _exposure_ours,
+            _exposure_answer,
+            available=lambda: _api("friendshore.exposure", "product_exposure"),
+        ),
+        Impl("duckdb_sql", _exposure_duckdb, _exposure_answer),
+    ),
+    targets=(Target("ratio:exposure", 2.0, "issue 5"),),
+    available=_simulate_available,
+    setup=_exposure_setup,
+    validate=_simulate_validate,
+)
+
+
+# -- 7. 1,000-draw scenario, one importer's defense basket ----------------------------
+def _draws_setup(ctx: Ctx) -> None:
+    from friendshore.industries import load_industries
+
+    codes = load_industries().products(hs_revision="HS2017")["hs6"].unique().sort()
+    ctx.extra["basket"] = tuple(codes.to_list())
+
+
+def _basket_scenario(ctx: Ctx, draws: int | None) -> Any:
+    from friendshore.scenario import Uncertainty
+
+    return _scenario(
+        name="bench-draws",
+        importer=BASKET_IMPORTER,
+        hs=ctx.extra["basket"],
+        year=ctx.year,
+        max_concern_share=0.2,
+        reshoring=0.05,
+        uncertainty=None
+        if draws is None
+        else Uncertainty(
+            draws=draws,
+            seed=7,
+            capacity_expansion=(0.1, 0.5),
+            unit_value_scale=(0.9, 1.2),
+        ),
+    )
+
+
+def _simulate_draws(ctx: Ctx) -> Any:
+    from friendshore.simulate import simulate
+
+    return simulate(ctx.store, [_basket_scenario(ctx, 1000)])
+
+
+def _simulate_one_draw(ctx: Ctx) -> Any:
+    # Yardstick: the same scenario without uncertainty, so the ratio is the cost
+    # of 1,000 draws over one and travels between machines (bench-check).
+    from friendshore.simulate import simulate
+
+    return simulate(ctx.store, [_basket_scenario(ctx, None)])
+
+
+_DRAW_METRICS = ("unmet_usd", "placed_usd", "scenario_prc_share", "scenario_hhi")
+
+
+def _draws_answer(ctx: Ctx, result: Any) -> Answer:
+    df = _frame(result)
+    ans = frame_answer(df, ("import_value_usd", *_DRAW_METRICS))
+    if "stat" in df.columns:  # p5 ≤ p50 ≤ p95 for every key and metric
+        bad = 0
+        for metric in (m for m in _DRAW_METRICS if m in df.columns):
+            wide = df.pivot(on="stat", index=["importer", "hs6"], values=metric)
+            bad += wide.filter(
+                (pl.col("p5") > pl.col("p50") + 1e-9 * pl.col("p50").abs() + 1e-9)
+                | (pl.col("p50") > pl.col("p95") + 1e-9 * pl.col("p95").abs() + 1e-9)
+            ).height
+        ans["quantile_order_violations"] = float(bad)
+    return ans
+
+
+def _draws_validate(ctx: Ctx, ans: Answer) -> str | None:
+    if "quantile_order_violations" not in ans:
+        return "no stat column (p5 / p50 / p95) in the draws result"
+    if ans["quantile_order_violations"]:
+        return f"{ans['quantile_order_violations']:.0f} rows with p5 > p50 or p50 > p95"
+    return None
+
+
+DRAWS = Case(
+    name="draws",
+    title=f"1,000-draw scenario, {BASKET_IMPORTER} defense basket",
+    impls=(
+        Impl(OURS, _simulate_draws, _draws_answer),
+        Impl("one_draw", _simulate_one_draw, _draws_answer),
+    ),
+    targets=(Target("seconds", 1.0, "issue 5"),),
+    available=lambda: (
+        _simulate_available() or _api("friendshore.industries", "load_industries")
+    ),
+    setup=_draws_setup,
+    validate=_draws_validate,
+)
+
+
+CASES: dict[str, Case] = {
+    c.name: c for c in (LOAD, EXPOSURE, INDUSTRY, WORLD, LOOKTHROUGH, SCENARIO, DRAWS)
+}
+
+
+def iter_cases(names: list[str] | None) -> Iterator[Case]:
+    """The named cases in suite order (all when ``names`` is empty)."""
+    unknown = sorted(set(names or ()) - set(CASES))
+    if unknown:
+        raise SystemExit(
+            f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}"
+        )
+    for name, case in CASES.items():
+        if not names or name in names:
+            yield case

@@ -1,0 +1,735 @@
+"""CEPII BACI loader: a release zip, its extracted folder, or single year files.
+
+A BACI release (e.g. ``BACI_HS17_V202501.zip``) holds one trade file per year,
+``BACI_HS17_Y2017_V202501.csv`` …, with the header ``t,i,j,k,v,q`` (year, exporter
+code, importer code, HS6 product code, value in THOUSANDS of USD, quantity in metric
+tonnes), plus ``country_codes_V202501.csv`` and ``product_codes_HS17_V202501.csv``.
+
+Each year file is one load (``dataset_key`` ``HS2017:2017``): a newer release of
+the same revision and year replaces the earlier rows. The rows stream from DuckDB's
+CSV reader straight into ``trade_flows``; Python never holds them. Country codes come
+from the release's own code file only, because BACI renumbers countries between
+releases (Italy is 381 in V202201 and 380 in V202501). Validation is a columnar check
+of the inserted rows for marker values; the slow row-by-row rescan that names the
+offending line runs only when that check fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import tempfile
+import threading
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from friendshore import countries
+from friendshore.errors import ParameterError, SourceFormatError
+from friendshore.progress import ProgressFn, no_progress
+from friendshore.store import LoadResult, Store, sha256_file
+
+SOURCE = "baci"
+
+# BACI names its revisions by two digits; the store uses the HS edition year.
+HS_REVISIONS = {
+    "92": "HS1992",
+    "96": "HS1996",
+    "02": "HS2002",
+    "07": "HS2007",
+    "12": "HS2012",
+    "17": "HS2017",
+    "22": "HS2022",
+}
+TAIWAN_CODE = 490  # BACI "Other Asia, nes" is Taiwan (pseudo ISO3 S19 / N/A)
+EXPECTED_COLUMNS = ("t", "i", "j", "k", "v", "q")
+# DuckDB types the CSV reader parses each column into. q stays text because BACI
+# pads "NA" with spaces to the column width, which a fixed nullstr cannot match.
+_CSV_TYPES = {
+    "t": "SMALLINT",
+    "i": "INTEGER",
+    "j": "INTEGER",
+    "k": "INTEGER",
+    "v": "DOUBLE",
+    "q": "VARCHAR",
+}
+_EXPECTED_WHAT = {
+    "t": "a year",
+    "i": "a numeric BACI country code",
+    "j": "a numeric BACI country code",
+    "k": "a numeric HS6 product code",
+    "v": "a number (value in thousands of USD)",
+    "q": "a number (quantity in tonnes) or NA",
+}
+_MARK = "?"  # value written where a code does not map; no real code is '?'
+# The release's code map, bound as two list parameters (238 entries): no table to
+# register or clean up, and nothing formatted into the SQL text.
+_CODES_VIEW = "(SELECT unnest($codes) AS code, unnest($iso3) AS iso3)"
+_COPY_CHUNK = 1 << 20
+
+_YEAR_FILE_RE = re.compile(r"^BACI_.*_Y\d{4}.*\.csv$", re.IGNORECASE)
+_HS_RE = re.compile(r"(?:^|[_\-.])HS(\d{2})(?=[_\-.]|$)", re.IGNORECASE)
+_YEAR_RE = re.compile(r"_Y(\d{4})(?=[_\-.]|$)", re.IGNORECASE)
+_RELEASE_RE = re.compile(r"_V(\d{6})(?=[_\-.]|$)", re.IGNORECASE)
+_CSV_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_COLUMN_RE = re.compile(r'converting column "([^"]+)"')
+_CSV_VALUE_RE = re.compile(r'Could not convert string "([^"]*)"')
+_CSV_NCOLS_RE = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+# -- files and where they come from -------------------------------------------------
+@dataclass(frozen=True)
+class _Member:
+    """A file on disk, or a member of a zip archive on disk."""
+
+    path: Path  # the file, or the zip archive
+    member: str | None = None  # name inside the zip
+
+    @property
+    def name(self) -> str:
+        """Base name of the file (or of the zip member)."""
+        return Path(self.member).name if self.member else self.path.name
+
+    @property
+    def label(self) -> str:
+        """How errors name it: the path as given, ``zip:member`` for a member."""
+        return f"{self.path}:{self.member}" if self.member else str(self.path)
+
+    @contextmanager
+    def open(self) -> Iterator[io.BufferedIOBase]:
+        """Binary stream of the bytes (a zip member decompresses on the fly)."""
+        if self.member is None:
+            with self.path.open("rb") as fh:
+                yield fh
+        else:
+            with _zip(self.path) as zf, zf.open(self.member) as fh:
+                yield fh  # type: ignore[misc]
+
+    def read_bytes(self) -> bytes:
+        """All bytes (for the small code files only)."""
+        with _zip_errors(self), self.open() as fh:
+            return fh.read()
+
+
+@dataclass(frozen=True)
+class _YearFile:
+    """One BACI year file to load, with the code file of its release."""
+
+    data: _Member
+    hs_revision: str
+    year: int
+    columns: tuple[str, ...]
+    country_codes: _Member
+
+
+@contextmanager
+def _zip(path: Path) -> Iterator[zipfile.ZipFile]:
+    """Open an archive; errors while reading a member are the caller's to label."""
+    with _zip_errors(_Member(path)):
+        zf = zipfile.ZipFile(path)
+    with zf:
+        yield zf
+
+
+@contextmanager
+def _zip_errors(where: _Member) -> Iterator[None]:
+    """Turn a truncated or corrupt archive into a one-line SourceFormatError."""
+    try:
+        yield
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise SourceFormatError(
+            where.label,
+            f"not a readable zip archive (truncated or corrupt: {exc}); "
+            "download the BACI release again",
+        ) from None
+
+
+# -- entry point --------------------------------------------------------------------
+def load_baci(
+    store: Store,
+    paths: list[Path],
+    *,
+    progress: ProgressFn = no_progress,
+    country_codes: Path | None = None,
+    product_codes: Path | None = None,
+    hs_revision: str | None = None,
+) -> list[LoadResult]:
+    """Load CEPII BACI year files into ``trade_flows``, one transaction per file.
+
+    Parameters
+    ----------
+    store
+        The store to load into.
+    paths
+        Release zips, folders they extract to, or ``BACI_HS??_Y????_V??????.csv``
+        files (code files named ``country_codes_*.csv`` among them are used as such).
+    progress
+        ``progress(description, completed, total)`` callback.
+    country_codes
+        The release's ``country_codes_V*.csv``; default: the one in the zip/folder or
+        beside the year file, of the same release.
+    product_codes
+        The release's ``product_codes_HS??_V*.csv``; checked, not stored.
+    hs_revision
+        HS revision (``HS17`` or ``HS2017``) for year files whose name does not say it.
+
+    Returns
+    -------
+    list[LoadResult]
+        One result per year file: ``loaded``, ``replaced`` or ``unchanged``.
+    """
+    forced_rev = _parse_revision(hs_revision) if hs_revision else None
+    given_codes = _Member(country_codes) if country_codes else None
+    if given_codes is None:
+        named = [p for p in paths if _is_code_file(p.name, "country_codes")]
+        given_codes = _Member(named[-1]) if named else None
+    products = [_Member(product_codes)] if product_codes else []
+    products += [_Member(p) for p in paths if _is_code_file(p.name, "product_codes")]
+
+    # Plan every file first (names, headers, code files): a typo in the last path
+    # fails before anything is loaded.
+    plan: list[_YearFile] = []
+    for path in paths:
+        if _is_code_file(path.name, "country_codes", "product_codes"):
+            continue
+        found, found_products = _expand(path, given_codes, forced_rev)
+        plan += found
+        products += found_products
+    if not plan:
+        raise SourceFormatError(
+            ", ".join(map(str, paths)) or "(no paths)",
+            "no BACI trade file (BACI_HS??_Y????_V??????.csv) to load",
+        )
+    for member in dict.fromkeys(products):
+        check_product_codes(member)
+    code_maps: dict[_Member, dict[int, str]] = {}
+    for item in plan:
+        if item.country_codes not in code_maps:
+            code_maps[item.country_codes] = read_country_codes(item.country_codes)
+
+    results: list[LoadResult] = []
+    for n, item in enumerate(plan):
+        progress("BACI files", n, len(plan))
+        results.append(_load_one(store, item, code_maps[item.country_codes], progress))
+    progress("BACI files", len(plan), len(plan))
+    return results
+
+
+def _is_code_file(name: str, *kinds: str) -> bool:
+    low = name.lower()
+    return low.endswith(".csv") and any(low.startswith(k) for k in kinds)
+
+
+def _expand(
+    path: Path, given_codes: _Member | None, forced_rev: str | None
+) -> tuple[list[_YearFile], list[_Member]]:
+    """The year files (and product code files) a zip, folder or CSV path stands for."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file())
+        members = [_Member(p) for p in files]
+        where = "folder"
+    elif path.suffix.lower() == ".zip" or _has_zip_magic(path):
+        with _zip(path) as zf:
+            names = [i.filename for i in zf.infolist() if not i.is_dir()]
+        members = [_Member(path, n) for n in sorted(names)]
+        where = "zip archive"
+    elif path.is_file():
+        beside = sorted(p for p in path.parent.iterdir() if p.is_file())
+        cands = [_Member(p) for p in beside if _is_code_file(p.name, "country_codes")]
+        return [
+            _year_file(_Member(path), given_codes, cands, "beside it", forced_rev)
+        ], []
+    else:
+        raise SourceFormatError(str(path), "no such file or folder")
+
+    years = [m for m in members if _YEAR_FILE_RE.match(m.name)]
+    if not years:
+        raise SourceFormatError(
+            str(path),
+            f"this {where} holds no BACI trade file (BACI_HS??_Y????_V??????.csv)",
+        )
+    cands = [m for m in members if _is_code_file(m.name, "country_codes")]
+    items = [_year_file(m, given_codes, cands, where, forced_rev) for m in years]
+    products = [m for m in members if _is_code_file(m.name, "product_codes")]
+    return items, products
+
+
+def _has_zip_magic(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def _match(pattern: re.Pattern[str], name: str) -> str | None:
+    m = pattern.search(name)
+    return m.group(1) if m else None
+
+
+def _parse_revision(text: str) -> str:
+    """``HS17`` / ``17`` / ``HS2017`` → ``HS2017``."""
+    t = text.strip().upper().removeprefix("HS")
+    if t in HS_REVISIONS:
+        return HS_REVISIONS[t]
+    if f"HS{t}" in HS_REVISIONS.values():
+        return f"HS{t}"
+    raise ParameterError(
+        f"--hs-revision: unknown HS revision {text!r}; expected one of "
+        + ", ".join(f"HS{k}" for k in HS_REVISIONS)
+    )
+
+
+def _year_file(
+    data: _Member,
+    given_codes: _Member | None,
+    cands: list[_Member],
+    where: str,
+    forced_rev: str | None,
+) -> _YearFile:
+    """Check one year file's header and name; find its country code file."""
+    columns = _check_header(data)
+    hs = _match(_HS_RE, data.name)
+    if forced_rev is not None:
+        rev = forced_rev
+    elif hs in HS_REVISIONS:
+        rev = HS_REVISIONS[hs]
+    else:
+        said = f" (HS{hs} is not a BACI revision)" if hs else ""
+        raise SourceFormatError(
+            data.label,
+            f"the file name does not say the HS revision{said}; name it as CEPII "
+            "does, e.g. BACI_HS17_Y2022_V202501.csv (HS92, HS96, HS02, HS07, HS12, "
+            "HS17 or HS22), or give --hs-revision",
+        )
+    year = _match(_YEAR_RE, data.name)
+    if year is None:
+        raise SourceFormatError(
+            data.label,
+            "the file name does not say the year; name it as CEPII does, "
+            "e.g. BACI_HS17_Y2022_V202501.csv",
+        )
+    codes = given_codes or _release_codes(data, cands, where)
+    return _YearFile(data, rev, int(year), columns, codes)
+
+
+def _release_codes(data: _Member, cands: list[_Member], where: str) -> _Member:
+    """The country code file of the year file's own release among ``cands``."""
+    release = _match(_RELEASE_RE, data.name)
+    same = [m for m in cands if _match(_RELEASE_RE, m.name) == release]
+    if same:
+        return same[0]
+    if len(cands) == 1 and None in (release, _match(_RELEASE_RE, cands[0].name)):
+        return cands[0]
+    found = f" (found only {', '.join(m.name for m in cands)})" if cands else ""
+    want = f"country_codes_V{release}.csv" if release else "country_codes_V*.csv"
+    where = where if where == "beside it" else f"in this {where}"
+    raise SourceFormatError(
+        data.label,
+        f"no {want} {where}{found}; BACI country codes differ between releases, "
+        "so give the release's own file with --country-codes",
+    )
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 (BOM dropped), else latin-1: CEPII shipped both over the years."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _check_header(data: _Member) -> tuple[str, ...]:
+    """Columns of a BACI trade file's header, in file order; raise if not BACI."""
+    try:
+        with _zip_errors(data), data.open() as fh:
+            first = fh.readline(4096)
+    except OSError as exc:
+        raise SourceFormatError(data.label, f"cannot read: {exc.strerror}") from None
+    text = _decode(first).strip()
+    if not text:
+        raise SourceFormatError(
+            data.label, "empty file; expected a BACI trade file (header t,i,j,k,v,q)"
+        )
+    found = tuple(c.strip().strip('"').strip().lower() for c in text.split(","))
+    missing = [c for c in EXPECTED_COLUMNS if c not in found]
+    extra = [c for c in found if c not in EXPECTED_COLUMNS]
+    if not missing and not extra and len(found) == len(EXPECTED_COLUMNS):
+        return found
+    shown = text if len(text) <= 60 else text[:57] + "…"
+    if len(missing) == len(EXPECTED_COLUMNS):
+        raise SourceFormatError(
+            data.label,
+            f"not a BACI trade file: expected the header t,i,j,k,v,q, found {shown!r}",
+            row=1,
+        )
+    parts = []
+    if missing:
+        parts.append("missing " + ", ".join(missing))
+    if extra:
+        parts.append("unexpected " + ", ".join(extra))
+    if not parts:
+        parts.append("a column appears twice")
+    raise SourceFormatError(
+        data.label,
+        f"expected the BACI columns t,i,j,k,v,q; {'; '.join(parts)}",
+        row=1,
+    )
+
+
+# -- code files ---------------------------------------------------------------------
+def _code_rows(member: _Member, kind: str) -> tuple[list[str], list[list[str]]]:
+    """Header (lower case) and rows of a small CEPII code file."""
+    text = _decode(member.read_bytes())
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or not any(c.strip() for c in rows[0]):
+        raise SourceFormatError(member.label, f"empty file; expected a BACI {kind}")
+    return [c.strip().lower() for c in rows[0]], rows[1:]
+
+
+def read_country_codes(member: _Member | Path) -> dict[int, str]:
+    """BACI country code → ISO3 (or ``X…`` area code) from a release's code file.
+
+    Both layouts CEPII shipped work: V2022 (``country_code, …, iso_3digit_alpha``,
+    latin-1, ``N/A``) and V2025 (``country_code, country_name, country_iso2,
+    country_iso3``, UTF-8, pseudo codes ``S19``, ``R20``, ``ZA1``). 490 is Taiwan;
+    a code without a real ISO3 becomes its own unspecified area (``X697``).
+    """
+    member = member if isinstance(member, _Member) else _Member(member)
+    header, rows = _code_rows(member, "country code file")
+    iso_col = next(
+        (c for c in ("country_iso3", "iso_3digit_alpha") if c in header), None
+    )
+    missing = [c for c in ("country_code",) if c not in header]
+    if iso_col is None:
+        missing.append("country_iso3 (or iso_3digit_alpha)")
+    if missing:
+        raise SourceFormatError(
+            member.label,
+            "not a BACI country code file: missing column " + ", ".join(missing),
+            row=1,
+        )
+    ci, ii = header.index("country_code"), header.index(iso_col)
+    out: dict[int, str] = {}
+    for line, row in enumerate(rows, start=2):
+        if not any(c.strip() for c in row):
+            continue
+        raw = row[ci].strip() if ci < len(row) else ""
+        if not raw.isdigit():
+            raise SourceFormatError(
+                member.label,
+                f"expected a numeric country code, found {raw!r}",
+                row=line,
+                column="country_code",
+            )
+        code = int(raw)
+        if code in out:
+            raise SourceFormatError(
+                member.label,
+                f"country code {code} appears twice",
+                row=line,
+                column="country_code",
+            )
+        iso = row[ii].strip() if ii < len(row) else ""
+        if code == TAIWAN_CODE:
+            out[code] = "TWN"
+        elif re.fullmatch(r"[A-Z]{3}", iso):
+            out[code] = iso
+        else:  # N/A, pseudo codes S19/R20/ZA1, empty: an area, not a country
+            out[code] = countries.unspecified_code(code)
+    if not out:
+        raise SourceFormatError(member.label, "no country codes below the header")
+    return out
+
+
+def check_product_codes(member: _Member | Path) -> int:
+    """Check a ``product_codes_HS??_V*.csv`` (``code,description``); return its size."""
+    member = member if isinstance(member, _Member) else _Member(member)
+    header, rows = _code_rows(member, "product code file")
+    missing = [c for c in ("code", "description") if c not in header]
+    if missing:
+        raise SourceFormatError(
+            member.label,
+            "not a BACI product code file: missing column " + ", ".join(missing),
+            row=1,
+        )
+    ci = header.index("code")
+    n = 0
+    for line, row in enumerate(rows, start=2):
+        if not any(c.strip() for c in row):
+            continue
+        code = row[ci].strip() if ci < len(row) else ""
+        if not (code.isdigit() and len(code) <= 6):
+            raise SourceFormatError(
+                member.label,
+                f"expected an HS6 code of up to 6 digits, found {code!r}",
+                row=line,
+                column="code",
+            )
+        n += 1
+    return n
+
+
+# -- loading one year file ----------------------------------------------------------
+_INSERT_SQL = f"""
+INSERT INTO trade_flows
+SELECT
+    c.t,
+    coalesce(e.iso3, '{_MARK}'),
+    coalesce(m.iso3, '{_MARK}'),
+    -- HS6 codes lose their leading zero in BACI (10121 is 010121); this CASE is
+    -- half the CPU of lpad() on 10 million rows.
+    CASE WHEN c.k BETWEEN 100000 AND 999999 THEN CAST(c.k AS VARCHAR)
+         WHEN c.k BETWEEN 10000 AND 99999 THEN '0' || CAST(c.k AS VARCHAR)
+         ELSE '{_MARK}' END,
+    $hs_revision,
+    c.v * 1000,  -- BACI values are thousands of USD
+    CASE WHEN trim(c.q) IN ('NA', '') THEN NULL ELSE CAST(c.q AS DOUBLE) END,
+    'baci',
+    'baci',
+    $load_id
+FROM read_csv($path, header = true, auto_detect = false, delim = ',', quote = '"',
+              columns = $columns) AS c
+LEFT JOIN {_CODES_VIEW} AS e ON c.i = e.code
+LEFT JOIN {_CODES_VIEW} AS m ON c.j = m.code
+"""
+
+# Columnar check of just this load's rows (zone maps skip other loads' row groups).
+_CHECK_SQL = f"""
+SELECT count(*) FILTER (WHERE exporter = '{_MARK}' OR importer = '{_MARK}'
+                          OR hs6 = '{_MARK}' OR year <> $year) AS bad
+FROM trade_flows WHERE load_id = $load_id
+"""
+
+# Failure path only: every field as text, numbered in file order (header = line 1).
+_LOCATE_SQL = f"""
+WITH raw AS (
+    SELECT row_number() OVER () + 1 AS line, trim(t) AS t, trim(i) AS i,
+           trim(j) AS j, trim(k) AS k, trim(v) AS v, trim(q) AS q
+    FROM read_csv($path, header = true, auto_detect = false, delim = ',',
+                  quote = '"', columns = $columns)
+),
+typed AS (
+    SELECT *, TRY_CAST(t AS SMALLINT) AS t_n, TRY_CAST(i AS INTEGER) AS i_n,
+           TRY_CAST(j AS INTEGER) AS j_n, TRY_CAST(k AS INTEGER) AS k_n,
+           TRY_CAST(v AS DOUBLE) AS v_n, TRY_CAST(q AS DOUBLE) AS q_n
+    FROM raw
+),
+flagged AS (
+    SELECT line, CASE
+        WHEN t_n IS NULL THEN 't|' || coalesce(t, '')
+        WHEN t_n <> $year THEN 't=' || t
+        WHEN i_n IS NULL THEN 'i|' || coalesce(i, '')
+        WHEN i_n NOT IN (SELECT code FROM {_CODES_VIEW}) THEN 'i?' || i
+        WHEN j_n IS NULL THEN 'j|' || coalesce(j, '')
+        WHEN j_n NOT IN (SELECT code FROM {_CODES_VIEW}) THEN 'j?' || j
+        WHEN k_n IS NULL OR k_n NOT BETWEEN 10000 AND 999999 THEN 'k|' || coalesce(k, '')
+        WHEN v_n IS NULL THEN 'v|' || coalesce(v, '')
+        WHEN q_n IS NULL AND coalesce(q, '') NOT IN ('NA', '') THEN 'q|' || q
+    END AS problem
+    FROM typed
+)
+SELECT line, problem FROM flagged WHERE problem IS NOT NULL ORDER BY line LIMIT 1
+"""
+
+
+def _load_one(
+    store: Store, item: _YearFile, codes: dict[int, str], progress: ProgressFn
+) -> LoadResult:
+    data = item.data
+    with tempfile.TemporaryDirectory(prefix="friendshore-baci-") as tmp:
+        if data.member is None:
+            csv_path, sha = data.path, sha256_file(data.path)
+        else:
+            csv_path = Path(tmp) / data.name
+            sha = _extract(data, csv_path, progress)
+
+        def insert(
+            con: duckdb.DuckDBPyConnection, load_id: int
+        ) -> tuple[int, tuple[int, ...]]:
+            return _insert(con, load_id, item, csv_path, codes, progress)
+
+        return store.record_load(
+            source=SOURCE,
+            file_name=data.name,
+            file_path=str(data.path),
+            sha256=sha,
+            dataset_key=f"{item.hs_revision}:{item.year}",
+            target="trade_flows",
+            insert=insert,
+        )
+
+
+def _extract(data: _Member, dest: Path, progress: ProgressFn) -> str:
+    """Stream a zip member to ``dest``; return the SHA-256 of its bytes."""
+    h = hashlib.sha256()
+    with _zip(data.path) as zf:
+        size = zf.getinfo(data.member or "").file_size
+        desc = f"Extracting {data.name}"
+        done = 0
+        with (
+            _zip_errors(data),
+            zf.open(data.member or "") as src,
+            dest.open("wb") as out,
+        ):
+            while block := src.read(_COPY_CHUNK):
+                h.update(block)
+                out.write(block)
+                done += len(block)
+                progress(desc, done, size)
+    return h.hexdigest()
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    load_id: int,
+    item: _YearFile,
+    csv_path: Path,
+    codes: dict[int, str],
+    progress: ProgressFn,
+) -> tuple[int, tuple[int, ...]]:
+    """Insert one year file's rows; raise SourceFormatError naming the first bad row."""
+    label = item.data.label
+    columns = {c: _CSV_TYPES[c] for c in item.columns}  # the file's own column order
+    params: dict[str, Any] = {
+        "path": str(csv_path),
+        "columns": columns,
+        "codes": list(codes),
+        "iso3": list(codes.values()),
+    }
+    try:
+        with _query_progress(con, f"Loading {item.data.name}", progress):
+            (rows,) = con.execute(
+                _INSERT_SQL,
+                {**params, "hs_revision": item.hs_revision, "load_id": load_id},
+            ).fetchall()[0]
+    except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+        raise _csv_error(con, exc, label, item, params) from None
+    except duckdb.ConstraintException:  # a NULL t or v: name the row
+        raise _locate(con, label, item, params) from None
+    (bad,) = con.execute(
+        _CHECK_SQL, {"year": item.year, "load_id": load_id}
+    ).fetchall()[0]
+    if bad:
+        raise _locate(con, label, item, params)
+    if rows == 0:
+        raise SourceFormatError(label, "no data rows below the header", row=2)
+    return int(rows), (item.year,)
+
+
+def _csv_error(
+    con: duckdb.DuckDBPyConnection,
+    exc: duckdb.Error,
+    label: str,
+    item: _YearFile,
+    params: dict[str, Any],
+) -> SourceFormatError:
+    """Map a DuckDB CSV-reader error (it carries the line) to a SourceFormatError."""
+    msg = str(exc)
+    line = _CSV_LINE_RE.search(msg)
+    if line is None:  # a cast in our SQL (q) failed: find the row ourselves
+        return _locate(con, label, item, params)
+    row = int(line.group(1))
+    col = _CSV_COLUMN_RE.search(msg)
+    if col is not None and col.group(1) in _EXPECTED_WHAT:
+        value = _CSV_VALUE_RE.search(msg)
+        found = f", found {value.group(1).strip()!r}" if value else ""
+        return SourceFormatError(
+            label,
+            f"expected {_EXPECTED_WHAT[col.group(1)]}{found}",
+            row=row,
+            column=col.group(1),
+        )
+    ncols = _CSV_NCOLS_RE.search(msg)
+    if ncols is not None:
+        return SourceFormatError(
+            label,
+            f"expected {ncols.group(1)} comma-separated fields (t,i,j,k,v,q), "
+            f"found {ncols.group(2)}",
+            row=row,
+        )
+    first = msg.splitlines()[0].split(": ", 1)[-1]
+    return SourceFormatError(label, f"cannot be read as CSV ({first})", row=row)
+
+
+def _locate(
+    con: duckdb.DuckDBPyConnection, label: str, item: _YearFile, params: dict[str, Any]
+) -> SourceFormatError:
+    """Rescan the file (failure path only) and describe its first bad row.
+
+    The load's transaction may already be aborted by the failed INSERT, so the
+    rescan (which reads only the CSV) runs on a cursor of its own.
+    """
+    text_cols = dict.fromkeys(item.columns, "VARCHAR")
+    try:
+        with con.cursor() as cur:
+            found = cur.execute(
+                _LOCATE_SQL, {**params, "columns": text_cols, "year": item.year}
+            ).fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        return SourceFormatError(
+            label, f"cannot be read as a BACI trade file ({first})"
+        )
+    if not found:
+        return SourceFormatError(label, "cannot be read as a BACI trade file")
+    line, problem = found[0]
+    col, kind, value = problem[0], problem[1], problem[2:]
+    if kind == "=":
+        what = f"year {value} in a file whose name says Y{item.year}"
+    elif kind == "?":
+        what = (
+            f"country code {value} is not in {item.country_codes.name}; "
+            "use the release's own country_codes file"
+        )
+    else:
+        what = f"expected {_EXPECTED_WHAT[col]}, found {value!r}"
+    return SourceFormatError(label, what, row=int(line), column=col)
+
+
+@contextmanager
+def _query_progress(
+    con: duckdb.DuckDBPyConnection, desc: str, progress: ProgressFn
+) -> Iterator[None]:
+    """Report DuckDB's own percentage of the running statement from a helper thread."""
+    if progress is no_progress:
+        yield
+        return
+    before = con.execute(
+        "SELECT current_setting('enable_progress_bar'), "
+        "current_setting('enable_progress_bar_print')"
+    ).fetchall()[0]
+    con.execute("SET enable_progress_bar_print = false").fetchall()
+    con.execute("SET enable_progress_bar = true").fetchall()
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.25):
+            try:
+                pct = con.query_progress()
+            except duckdb.Error:
+                return
+            if pct >= 0:
+                progress(desc, pct, 100.0)
+
+    thread = threading.Thread(target=poll, name="baci-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+        progress(desc, 100.0, 100.0)
+    finally:
+        stop.set()
+        thread.join()
+        # A failed INSERT aborts the transaction and refuses the SETs; the
+        # settings then stay on (printing off), which changes no result.
+        with suppress(duckdb.Error):
+            con.execute(f"SET enable_progress_bar = {bool(before[0])}").fetchall()
+            con.execute(f"SET enable_progress_bar_print = {bool(before[1])}").fetchall()

@@ -62,7 +62,8 @@ def _atomic(path: Path) -> tuple[int, Path]:
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
     umask = os.umask(0)
     os.umask(umask)
-    Path(tmp).chmod(0o666 & ~umask)  # mkstemp makes 0600; outputs are meant to be shared
+    # mkstemp makes 0600; outputs are meant to be shared
+    Path(tmp).chmod(0o666 & ~umask)
     return fd, Path(tmp)
 
 

@@ -6,6 +6,7 @@ bad input (``InputError``: files, names, parameters).
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ class _Group(typer.core.TyperGroup):
             _fail(ctx, exc, 2)
         except FriendshoreError as exc:
             _fail(ctx, exc, 1)
+        except BrokenPipeError:
+            raise
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(130) from None
@@ -119,5 +122,10 @@ def state(ctx: typer.Context) -> State:
 
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="friendshore")
+    try:
+        app(prog_name="friendshore")
+    except BrokenPipeError:
+        # `friendshore … | head`: the reader left; stop quietly like other CLI tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     sys.exit(0)

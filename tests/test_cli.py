@@ -86,3 +86,9 @@ def test_env_var_selects_the_store(
     result = run_cli("info", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert str(db) in result.stdout
+
+
+@pytest.mark.parametrize("name", [n for n, _ in _commands()])
+def test_every_command_is_in_the_readme(name: str) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"`friendshore {name}`" in readme, f"README lacks `friendshore {name}`"

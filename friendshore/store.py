@@ -156,7 +156,7 @@ class Store:
                 config=config,
             )
         except duckdb.IOException as exc:
-            raise _open_error(self.path, exc) from None
+            raise _open_error(self.path, exc, read_only=read_only) from None
         except duckdb.Error as exc:
             raise StoreError(f"Cannot open store {self.path}: {exc}") from None
         if not read_only:
@@ -404,13 +404,17 @@ class Store:
         }
 
 
-def _open_error(path: Path, exc: duckdb.Error) -> Exception:
+def _open_error(path: Path, exc: duckdb.Error, *, read_only: bool) -> Exception:
     msg = str(exc)
     if "lock" in msg.lower():
         m = _LOCK_RE.search(msg)
         who = f"PID {m.group(1)}" if m else "another process"
-        return StoreBusyError(
-            f"The store {path} is in use by {who}; wait for it to finish, "
-            "or open it with --read-only for reading."
+        # DuckDB: one read-write process, or any number of read-only ones; a
+        # writer shuts readers out too, so --read-only is advice only for writers.
+        advice = (
+            "readers must wait until it has finished writing"
+            if read_only
+            else "wait for it to finish, or open it with --read-only for reading"
         )
+        return StoreBusyError(f"The store {path} is in use by {who}; {advice}.")
     return StoreError(f"Cannot open store {path}: {msg.splitlines()[0]}")

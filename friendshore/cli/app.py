@@ -56,6 +56,13 @@ class _Group(typer.core.TyperGroup):
             if state.debug:
                 raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if type(exc).__name__ == "OutOfMemoryException":  # DuckDB's, by name
+                typer.echo(
+                    f"Error: the store ran out of memory ({first}); "
+                    "raise --memory-limit or free memory",
+                    err=True,
+                )
+                raise typer.Exit(1) from None
             typer.echo(
                 f"Error: unexpected {type(exc).__name__}: {first} "
                 "(run with --debug for the traceback)",

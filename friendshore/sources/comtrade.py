@@ -64,7 +64,6 @@ leave that load's ``loads.rows`` count as it was.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections import Counter
@@ -78,6 +77,7 @@ import polars as pl
 from friendshore import countries
 from friendshore.errors import SourceFormatError, UnknownNameError
 from friendshore.progress import ProgressFn, no_progress
+from friendshore.sources.csvfile import check_last_row
 from friendshore.store import LoadResult, Store, sha256_file
 
 SOURCE = "comtrade"
@@ -350,7 +350,7 @@ def _read_normalised(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
         )
     if raw.height == 0:
         raise SourceFormatError(file, "no records: the file has a header only")
-    _check_last_row(path, raw.width, raw.height)
+    check_last_row(path, raw.width, raw.height)
 
     names: dict[str, str] = {}
     exprs: list[pl.Expr] = [
@@ -381,39 +381,6 @@ def _read_normalised(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
             .alias("freq")
         )
     return df, names
-
-
-# Bytes read from a file's end to find its last line (see _check_last_row).
-_TAIL_BYTES = 1 << 16
-
-
-def _check_last_row(path: Path, fields: int, records: int) -> None:
-    """Fail when the last line has fewer fields than the header: a cut-off download.
-
-    Polars fills a short row's missing cells with nulls without a word, so a file
-    cut inside its last row's trade value would load a wrong, smaller value. No
-    published file of this source has a short row.
-    """
-    with path.open("rb") as fh:
-        size = fh.seek(0, 2)
-        fh.seek(max(0, size - _TAIL_BYTES))
-        tail = fh.read()
-    body = tail.rstrip(b"\r\n")
-    cut = body.rfind(b"\n")
-    if cut < 0 and size > len(tail):
-        return  # a last line longer than the tail: not worth reading it all
-    last = body[cut + 1 :].decode("utf-8", "replace")
-    try:
-        n = len(next(csv.reader([last]), []))
-    except csv.Error:  # a stray CR or NUL: not CSV text, polars' checks will say so
-        return
-    if 0 < n < fields:
-        raise SourceFormatError(
-            str(path),
-            f"the last row has {n} of the header's {fields} fields; the file looks "
-            "truncated (download it again)",
-            row=records + 1,
-        )
 
 
 def _fail_first(

@@ -35,7 +35,6 @@ loaded one by one: with several files, those before a bad one stay loaded.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Callable
@@ -48,6 +47,7 @@ import polars as pl
 from friendshore import countries
 from friendshore.errors import ParameterError, SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
+from friendshore.sources.csvfile import check_last_row
 from friendshore.store import LoadResult, Store, sha256_file
 
 SOURCE = "table"
@@ -134,7 +134,7 @@ def _read(path: Path) -> tuple[pl.DataFrame, int]:
                     "not UTF-8 text (UTF-16 or binary?); save it as UTF-8 CSV",
                 )
             frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
-            _check_last_row(path, frame.width, frame.height)
+            check_last_row(path, frame.width, frame.height)
             return frame.rename(lambda c: c.lstrip("\ufeff").strip()), 2
     except SourceFormatError:
         raise
@@ -142,39 +142,6 @@ def _read(path: Path) -> tuple[pl.DataFrame, int]:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise SourceFormatError(str(path), f"cannot read the table: {first}") from None
     raise SourceFormatError(str(path), "expected a .csv or .parquet file")
-
-
-# Bytes read from a file's end to find its last line (see _check_last_row).
-_TAIL_BYTES = 1 << 16
-
-
-def _check_last_row(path: Path, fields: int, records: int) -> None:
-    """Fail when the last line has fewer fields than the header: a cut-off download.
-
-    Polars fills a short row's missing cells with nulls without a word, so a file
-    cut inside its last row's trade value would load a wrong, smaller value. A
-    complete table writes empty cells as empty fields, so its rows are never short.
-    """
-    with path.open("rb") as fh:
-        size = fh.seek(0, 2)
-        fh.seek(max(0, size - _TAIL_BYTES))
-        tail = fh.read()
-    body = tail.rstrip(b"\r\n")
-    cut = body.rfind(b"\n")
-    if cut < 0 and size > len(tail):
-        return  # a last line longer than the tail: not worth reading it all
-    last = body[cut + 1 :].decode("utf-8", "replace")
-    try:
-        n = len(next(csv.reader([last]), []))
-    except csv.Error:  # a stray CR or NUL: not CSV text, polars' checks will say so
-        return
-    if 0 < n < fields:
-        raise SourceFormatError(
-            str(path),
-            f"the last row has {n} of the header's {fields} fields; the file looks "
-            "truncated (download it again)",
-            row=records + 1,
-        )
 
 
 def _resolve_columns(

@@ -10,7 +10,7 @@ engine call; the result is one table with a ``scenario`` column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -322,10 +322,22 @@ def _members(
                 f"{locate(sc, f'capacity_expansion_by_supplier.{iso3}')}: "
                 f"{iso3} is {why} in {year}"
             )
+    return members_frame(sc.name, concern, allies, eligible, overrides)
+
+
+def members_frame(
+    scenario: str,
+    concern: Iterable[str],
+    allies: Iterable[str],
+    eligible: Iterable[str],
+    overrides: Mapping[str, float],
+) -> pl.DataFrame:
+    """The engine's member table: one row per country the scenario names."""
+    concern, allies, eligible = set(concern), set(allies), set(eligible)
     codes = sorted(concern | allies | eligible)
     return pl.DataFrame(
         {
-            "scenario": [sc.name] * len(codes),
+            "scenario": [scenario] * len(codes),
             "iso3": codes,
             "concern": [c in concern for c in codes],
             "ally": [c in allies for c in codes],

@@ -21,6 +21,7 @@ from friendshore.reallocate import (
     summarise_draws,
     world_exports,
 )
+from friendshore.simulate import members_frame
 
 Y = 2022
 
@@ -75,26 +76,7 @@ def members(
     overrides: dict[str, float] | None = None,
     scenario: str = "s",
 ) -> pl.DataFrame:
-    overrides = overrides or {}
-    codes = sorted(set(concern) | set(eligible) | set(allies))
-    return pl.DataFrame(
-        {
-            "scenario": [scenario] * len(codes),
-            "iso3": codes,
-            "concern": [c in concern for c in codes],
-            "ally": [c in allies for c in codes],
-            "eligible": [c in eligible for c in codes],
-            "capacity_expansion": [overrides.get(c) for c in codes],
-        },
-        schema={
-            "scenario": pl.String,
-            "iso3": pl.String,
-            "concern": pl.Boolean,
-            "ally": pl.Boolean,
-            "eligible": pl.Boolean,
-            "capacity_expansion": pl.Float64,
-        },
-    )
+    return members_frame(scenario, concern, allies, eligible, overrides or {})
 
 
 def run(f, w, s, m, draws=None) -> dict:

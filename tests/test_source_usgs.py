@@ -558,5 +558,5 @@ def test_bad_inputs_fail_with_one_line_and_leave_the_store_alone(
 def test_missing_path_and_empty_folder(tmp_path: Path, store: Store) -> None:
     with pytest.raises(SourceFormatError, match="no such file or folder"):
         load_usgs(store, [tmp_path / "absent.csv"])
-    with pytest.raises(SourceFormatError, match=r"no \.csv files in this folder"):
+    with pytest.raises(SourceFormatError, match=r"this folder holds no \.csv files"):
         load_usgs(store, [tmp_path])

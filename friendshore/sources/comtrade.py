@@ -67,7 +67,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -77,7 +76,7 @@ import polars as pl
 from friendshore import countries
 from friendshore.errors import SourceFormatError, UnknownNameError
 from friendshore.progress import ProgressFn, no_progress
-from friendshore.sources.csvfile import check_last_row
+from friendshore.sources.csvfile import check_last_row, expand_paths
 from friendshore.store import LoadResult, Store, sha256_file
 
 SOURCE = "comtrade"
@@ -204,7 +203,7 @@ def load_comtrade(
         flow (module docstring, "Mirror rule").
     """
     preferred = _preferred_basis(prefer)
-    files = _expand(paths)
+    files = expand_paths(paths)
     total = float(len(files))
     prepared: list[tuple[Path, str, ComtradeRows | None]] = []
     for i, path in enumerate(files):
@@ -275,24 +274,6 @@ def _preferred_basis(prefer: str) -> str:
     if prefer not in PREFER_CHOICES:
         raise UnknownNameError("--prefer value", prefer, list(PREFER_CHOICES))
     return "import" if prefer == "imports" else "export"
-
-
-def _expand(paths: Iterable[Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            found = sorted(
-                f for f in path.iterdir() if f.is_file() and f.suffix.lower() == ".csv"
-            )
-            if not found:
-                raise SourceFormatError(str(path), "folder holds no .csv files")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise SourceFormatError(str(path), "no such file or folder")
-    return files
 
 
 def _key(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 from friendshore.errors import SourceFormatError
@@ -38,3 +39,23 @@ def check_last_row(path: Path, fields: int, records: int) -> None:
             "truncated (download it again)",
             row=records + 1,
         )
+
+
+def expand_paths(
+    paths: Iterable[Path], suffixes: tuple[str, ...] = (".csv",), kinds: str = ".csv"
+) -> list[Path]:
+    """Files named on the command line, a folder standing for its files of ``suffixes``."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(
+                q for q in p.iterdir() if q.is_file() and q.suffix.lower() in suffixes
+            )
+            if not found:
+                raise SourceFormatError(str(p), f"this folder holds no {kinds} files")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise SourceFormatError(str(p), "no such file or folder")
+    return files

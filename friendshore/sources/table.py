@@ -47,7 +47,7 @@ import polars as pl
 from friendshore import countries
 from friendshore.errors import ParameterError, SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
-from friendshore.sources.csvfile import check_last_row
+from friendshore.sources.csvfile import check_last_row, expand_paths
 from friendshore.store import LoadResult, Store, sha256_file
 
 SOURCE = "table"
@@ -438,27 +438,6 @@ def _check_options(
     return hs
 
 
-def _files(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            found = sorted(
-                q
-                for q in p.iterdir()
-                if q.is_file() and q.suffix.lower() in (".csv", ".parquet", ".pq")
-            )
-            if not found:
-                raise SourceFormatError(
-                    str(p), "no .csv or .parquet files in this folder"
-                )
-            out.extend(found)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise SourceFormatError(str(p), "no such file or folder")
-    return out
-
-
 _ORDER = {
     "trade_flows": (
         "year, exporter, importer, hs6, hs_revision, value_usd, quantity_t, "
@@ -486,7 +465,7 @@ def load_table(
     target = target or "trade_flows"
     mapping = dict(mapping or {})
     hs = _check_options(mapping, target, hs_revision)
-    files = _files(paths)
+    files = expand_paths(paths, (".csv", ".parquet", ".pq"), ".csv or .parquet")
     options = json.dumps(
         {"mapping": mapping, "name": name, "hs_revision": hs, "target": target},
         sort_keys=True,

@@ -77,6 +77,7 @@ import pyarrow as pa
 from friendshore import countries
 from friendshore.errors import SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
+from friendshore.sources.csvfile import expand_paths
 from friendshore.store import LoadResult, Store, sha256_file
 
 SOURCE = "usgs"
@@ -575,23 +576,6 @@ def _edition(cell: str, fallback: str | None, file: str, line: int, column: str)
     return text
 
 
-def _files(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            found = sorted(
-                q for q in p.iterdir() if q.is_file() and q.suffix.lower() == ".csv"
-            )
-            if not found:
-                raise SourceFormatError(str(p), "no .csv files in this folder")
-            out.extend(found)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise SourceFormatError(str(p), "no such file or folder")
-    return out
-
-
 def _inserter(parsed: ParsedFile) -> InsertFn:
     def insert(
         con: duckdb.DuckDBPyConnection, load_id: int
@@ -630,7 +614,7 @@ def load_usgs(
     Every file is parsed before any is loaded, so a bad file leaves the store
     untouched; each file is then one load (one transaction) keyed by its name.
     """
-    files = _files(paths)
+    files = expand_paths(paths)
     parsed = []
     for i, path in enumerate(files):
         progress(f"reading {path.name}", i, len(files))

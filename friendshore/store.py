@@ -6,6 +6,16 @@ else asks a :class:`Store` for Arrow or Polars results of SQL it names.
 The public face is the DESIGN.md data model: ``trade_flows``, ``production``,
 ``loads`` (plus ``countries``). Rows carry the ``load_id`` that brought them, so a
 changed file replaces exactly what its earlier version loaded.
+
+Storage layout (schema 2): ``trade_flows`` is a view. The rows live in ``flows``
+with integer-coded keys — ``exporter_id``/``importer_id`` from ``country_ids``
+(dense small integers, never renumbered) and ``hs`` = digits × 1,000,000 + the code
+as a number (``850511`` → 6,850,511; the HS4 aggregate ``8505`` → 4,008,505) — and
+each load's rows are written ordered by (year, hs, importer, exporter). Hashing
+small integers and reading each product's importers and suppliers side by side is
+what makes the one-pass aggregations of the exposure and scenario engines about
+twice as fast as over ISO3/HS6 text in file order. Write through
+:func:`insert_flows` (or a loader's own coded insert); read ``trade_flows``.
 """
 
 from __future__ import annotations
@@ -28,12 +38,29 @@ import pyarrow as pa
 from . import countries
 from .errors import StoreBusyError, StoreError, StoreMissingError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB = "friendshore.duckdb"
 ENV_DB = "FRIENDSHORE_DB"
 
 # Tables whose rows belong to a load (``load_id``): replaced when their file changes.
-LOADED_TABLES = ("trade_flows", "production")
+LOADED_TABLES = ("flows", "production")
+
+# The coded HS key: digits × HS_BASE + the code as a number (no leading-zero loss).
+HS_BASE = 1_000_000
+
+# trade_flows' columns, in order (the view's and every writer's).
+FLOW_COLUMNS = (
+    "year",
+    "exporter",
+    "importer",
+    "hs6",
+    "hs_revision",
+    "value_usd",
+    "quantity_t",
+    "source",
+    "basis",
+    "load_id",
+)
 
 _DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -52,11 +79,15 @@ _DDL = [
         friendshore_version VARCHAR NOT NULL,
         options VARCHAR                -- loader options that shaped the rows (JSON)
     )""",
-    """CREATE TABLE IF NOT EXISTS trade_flows (
+    """CREATE TABLE IF NOT EXISTS country_ids (
+        id SMALLINT PRIMARY KEY,       -- dense from 1, never renumbered
+        iso3 VARCHAR NOT NULL UNIQUE   -- ISO3, or X-code for an unspecified area
+    )""",
+    """CREATE TABLE IF NOT EXISTS flows (
         year SMALLINT NOT NULL,
-        exporter VARCHAR NOT NULL,     -- ISO3, or X-code for an unspecified area
-        importer VARCHAR NOT NULL,
-        hs6 VARCHAR NOT NULL,          -- six digits; Comtrade HS4 aggregates keep 4
+        hs INTEGER NOT NULL,           -- digits × 1,000,000 + code (hs_code())
+        importer_id SMALLINT NOT NULL, -- country_ids.id
+        exporter_id SMALLINT NOT NULL,
         hs_revision VARCHAR NOT NULL,  -- HS2012 | HS2017 | HS2022 | …
         value_usd DOUBLE NOT NULL,     -- US dollars (BACI thousands converted)
         quantity_t DOUBLE,             -- metric tonnes; NULL when not reported
@@ -64,6 +95,20 @@ _DDL = [
         basis VARCHAR NOT NULL,        -- baci | import | export (which side reported) | table
         load_id INTEGER NOT NULL
     )""",
+    # HS text <-> coded key; lpad keeps the leading zero of chapters 01-09.
+    f"""CREATE OR REPLACE MACRO hs_code(t) AS
+        CAST(length(t) * {HS_BASE} + CAST(t AS INTEGER) AS INTEGER)""",
+    f"""CREATE OR REPLACE MACRO hs_text(c) AS
+        lpad(CAST(c % {HS_BASE} AS VARCHAR), CAST(c // {HS_BASE} AS INTEGER), '0')""",
+    """CREATE VIEW IF NOT EXISTS trade_flows AS
+    SELECT f.year,
+           e.iso3 AS exporter,         -- ISO3, or X-code for an unspecified area
+           i.iso3 AS importer,
+           hs_text(f.hs) AS hs6,       -- six digits; Comtrade HS4 aggregates keep 4
+           f.hs_revision, f.value_usd, f.quantity_t, f.source, f.basis, f.load_id
+    FROM flows AS f
+    JOIN country_ids AS e ON e.id = f.exporter_id
+    JOIN country_ids AS i ON i.id = f.importer_id""",
     """CREATE TABLE IF NOT EXISTS production (
         year SMALLINT NOT NULL,
         country VARCHAR NOT NULL,      -- ISO3; XOT other countries; WLD world total
@@ -149,20 +194,36 @@ class Store:
         config: dict[str, Any] = {}
         if memory_limit:
             config["memory_limit"] = memory_limit
+        self.con = self._connect(config)
+        if not read_only:
+            self._ensure_schema()
+            return
+        self._check_version()
+        if (self._version() or SCHEMA_VERSION) < SCHEMA_VERSION:
+            # Written by an older friendshore: upgrade once (needs write access
+            # for a moment), then read as asked.
+            self.close()
+            self.read_only = False
+            self.con = self._connect(config)
+            try:
+                self._ensure_schema()
+            finally:
+                self.close()
+            self.read_only = True
+            self.con = self._connect(config)
+
+    def _connect(self, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+        in_memory = str(self.path) == ":memory:"
         try:
-            self.con = duckdb.connect(
+            return duckdb.connect(
                 ":memory:" if in_memory else str(self.path),
-                read_only=read_only,
+                read_only=self.read_only,
                 config=config,
             )
         except duckdb.IOException as exc:
-            raise _open_error(self.path, exc, read_only=read_only) from None
+            raise _open_error(self.path, exc, read_only=self.read_only) from None
         except duckdb.Error as exc:
             raise StoreError(f"Cannot open store {self.path}: {exc}") from None
-        if not read_only:
-            self._ensure_schema()
-        else:
-            self._check_version()
 
     # -- lifecycle --------------------------------------------------------------
     def close(self) -> None:
@@ -177,14 +238,38 @@ class Store:
         self.close()
 
     def _ensure_schema(self) -> None:
-        for ddl in _DDL:
-            self.con.execute(ddl)
-        self._check_version()
-        self.con.execute(
-            "INSERT INTO meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
-            {"v": str(SCHEMA_VERSION)},
-        )
+        version = self._version()
+        with self.transaction() as con:
+            if version is not None and version < 2:
+                # Schema 1 kept trade_flows as a text-keyed table: move it aside,
+                # create the coded layout, copy the rows in, drop the old table.
+                con.execute("ALTER TABLE trade_flows RENAME TO _trade_flows_v1")
+            for ddl in _DDL:
+                con.execute(ddl)
+            self._check_version()
+            if version is not None and version < 2:
+                con.execute(
+                    "CREATE TEMP VIEW _flows_in AS SELECT * FROM _trade_flows_v1"
+                )
+                insert_flows(con)
+                con.execute("DROP VIEW _flows_in")
+                con.execute("DROP TABLE _trade_flows_v1")
+            con.execute(
+                """INSERT INTO meta VALUES ('schema_version', $v)
+                   ON CONFLICT DO UPDATE SET value = excluded.value""",
+                {"v": str(SCHEMA_VERSION)},
+            )
         self._sync_countries()
+
+    def _version(self) -> int | None:
+        """The stored schema version; None for a new (empty) file."""
+        try:
+            rows = self.con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()
+        except duckdb.CatalogException:
+            return None
+        return int(rows[0][0]) if rows else None
 
     def _check_version(self) -> None:
         try:
@@ -209,6 +294,12 @@ class Store:
             self.con.execute("BEGIN")
             self.con.execute("DELETE FROM countries")
             self.con.execute("INSERT INTO countries SELECT * FROM _countries_src")
+            self.con.execute(
+                "CREATE OR REPLACE TEMP VIEW _new_codes AS "
+                "SELECT iso3 AS code FROM _countries_src"
+            )
+            self.con.execute(_NEW_COUNTRY_IDS)
+            self.con.execute("DROP VIEW _new_codes")
             self.con.execute("COMMIT")
         finally:
             self.con.unregister("_countries_src")
@@ -402,6 +493,76 @@ class Store:
             "production": prod,
             "loads": loads,
         }
+
+
+# New codes get the next free ids (dense, in code order); existing ids never change.
+_NEW_COUNTRY_IDS = """
+INSERT INTO country_ids
+SELECT CAST((SELECT coalesce(max(id), 0) FROM country_ids)
+            + row_number() OVER (ORDER BY code) AS SMALLINT), code
+FROM (SELECT DISTINCT code FROM _new_codes) AS n
+WHERE code NOT IN (SELECT iso3 FROM country_ids)
+"""
+
+
+def country_ids(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, int]:
+    """The ``country_ids`` id of each code, adding codes not seen before.
+
+    Run inside the load's transaction, so a failed load leaves no new ids behind.
+    """
+    con.register("_new_codes", pa.table({"code": pa.array(codes, pa.string())}))
+    try:
+        con.execute(_NEW_COUNTRY_IDS).fetchall()
+        rows = con.execute(
+            """SELECT c.iso3, c.id FROM country_ids AS c
+               SEMI JOIN _new_codes AS n ON n.code = c.iso3"""
+        ).fetchall()
+    finally:
+        con.unregister("_new_codes")
+    return {iso3: int(i) for iso3, i in rows}
+
+
+def insert_flows(con: duckdb.DuckDBPyConnection) -> int:
+    """Write the ``trade_flows``-shaped rows of ``_flows_in`` into ``flows``.
+
+    ``_flows_in`` is a table, view or registered frame with :data:`FLOW_COLUMNS`:
+    ISO3/X-code countries and HS text of 2, 4 or 6 digits. New country codes get
+    ids; the rows are written ordered by (year, hs, importer, exporter). Returns the
+    number of rows written.
+    """
+    con.execute(
+        """CREATE OR REPLACE TEMP VIEW _new_codes AS
+           SELECT exporter AS code FROM _flows_in
+           UNION SELECT importer FROM _flows_in"""
+    ).fetchall()
+    try:
+        con.execute(_NEW_COUNTRY_IDS).fetchall()
+    finally:
+        con.execute("DROP VIEW _new_codes").fetchall()
+    (rows,) = con.execute(
+        """INSERT INTO flows
+           SELECT n.year, hs_code(n.hs6) AS hs, i.id AS importer_id,
+                  e.id AS exporter_id, n.hs_revision, n.value_usd,
+                  n.quantity_t, n.source, n.basis, n.load_id
+           FROM _flows_in AS n
+           JOIN country_ids AS e ON e.iso3 = n.exporter
+           JOIN country_ids AS i ON i.iso3 = n.importer
+           ORDER BY n.year, hs, importer_id, exporter_id"""
+    ).fetchall()[0]
+    return int(rows)
+
+
+def insert_flow_rows(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table | pl.DataFrame
+) -> int:
+    """:func:`insert_flows` for rows in memory (columns :data:`FLOW_COLUMNS`)."""
+    if isinstance(rows, pl.DataFrame):
+        rows = rows.to_arrow()
+    con.register("_flows_in", rows.select(list(FLOW_COLUMNS)))
+    try:
+        return insert_flows(con)
+    finally:
+        con.unregister("_flows_in")
 
 
 def _open_error(path: Path, exc: duckdb.Error, *, read_only: bool) -> Exception:

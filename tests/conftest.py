@@ -66,7 +66,9 @@ def cli(db_path: Path):  # type: ignore[no-untyped-def]
 def table_snapshot(store: Store) -> dict[str, list[tuple[object, ...]]]:
     """Everything a failed load must leave untouched: all rows of every table."""
     out: dict[str, list[tuple[object, ...]]] = {}
-    for table in ("trade_flows", "production", "loads"):
+    # trade_flows is the decoded view of flows; country_ids must not gain the
+    # codes of a failed load either.
+    for table in ("trade_flows", "flows", "country_ids", "production", "loads"):
         out[table] = sorted(
             store.fetchall(f"SELECT * FROM {table}"), key=lambda r: tuple(map(str, r))
         )

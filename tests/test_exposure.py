@@ -22,6 +22,7 @@ from friendshore.exposure import (
 )
 from friendshore.flow_selection import select_flows
 from friendshore.store import Store
+from friendshore.store import insert_flows as store_insert_flows
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "exposure"
 BACI_2022 = FIXTURES / "BACI_HS17_Y2022_V202501.csv"
@@ -67,11 +68,14 @@ def insert_flows(
     store.register("_rows", frame)
     basis = "baci" if source == "baci" else "import"
     store.execute(
-        """INSERT INTO trade_flows SELECT year, exporter, importer, hs6, $rev,
-           value_usd, NULL, $src, $basis, $id FROM _rows""",
+        """CREATE TEMP TABLE _flows_in AS SELECT year, exporter, importer, hs6,
+           $rev AS hs_revision, value_usd, NULL::DOUBLE AS quantity_t,
+           $src AS source, $basis AS basis, $id AS load_id FROM _rows""",
         {"rev": hs_revision, "src": source, "basis": basis, "id": load_id},
     )
     store.unregister("_rows")
+    store_insert_flows(store.con)
+    store.execute("DROP TABLE _flows_in")
 
 
 def tiers_of(year: int, **tiers: list[str]) -> pl.DataFrame:
@@ -230,7 +234,7 @@ def _exposure(values: dict[str, float], order: list[str], scale: float = 1.0) ->
     if not _SHARED:
         _SHARED.append(Store(":memory:"))
     s = _SHARED[0]
-    s.execute("DELETE FROM trade_flows")
+    s.execute("DELETE FROM flows")
     s.execute("DELETE FROM loads")
     insert_flows(s, [(2022, e, "USA", "850511", values[e] * scale) for e in order])
     return exposure_frame(s, select_flows(s), TIERS).to_dicts()[0]

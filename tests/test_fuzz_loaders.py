@@ -207,10 +207,15 @@ def attempt(
         )[0][0]
         assert recorded == sum(rows.values()) == sum(r.rows for r in results)
     finally:  # undo the load even when a check failed: the next example needs it so
-        for table in ("trade_flows", "production", "loads"):
+        for table in ("flows", "production", "loads"):
             store.execute(
                 f"DELETE FROM {table} WHERE list_contains($ids, load_id)", {"ids": ids}
             )
+        # Codes the load saw first (an X-code, say) got ids: forget them too.
+        store.execute(
+            "DELETE FROM country_ids WHERE id > $n",
+            {"n": max((r[0] for r in before["country_ids"]), default=0)},
+        )
     assert table_snapshot(store) == before, "a load touched rows outside its own"
     return rows, None
 

@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 
 from friendshore.exposure import product_exposure
-from friendshore.store import Store
+from friendshore.store import Store, insert_flows
 
 N_FLOWS = 2_000_000
 N_PRODUCTS = 5_000
@@ -40,12 +40,15 @@ def _fill(db: Path) -> None:
         # Flow i: exporter i mod 200, importer one of the other 199, product from a
         # multiplicative hash of i, value 1..1 000 003 USD.
         store.execute(
-            """WITH c AS (SELECT iso3, row_number() OVER (ORDER BY iso3) - 1 AS k
+            """CREATE TEMP TABLE _flows_in AS
+               WITH c AS (SELECT iso3, row_number() OVER (ORDER BY iso3) - 1 AS k
                           FROM countries WHERE kind = 'country')
-               INSERT INTO trade_flows
-               SELECT 2022, e.iso3, m.iso3,
-                      (100000 + (i * 7919) % $products)::VARCHAR, 'HS2017',
-                      1 + (i * 2654435761) % 1000003, NULL, 'baci', 'baci', 1
+               SELECT 2022 AS year, e.iso3 AS exporter, m.iso3 AS importer,
+                      (100000 + (i * 7919) % $products)::VARCHAR AS hs6,
+                      'HS2017' AS hs_revision,
+                      (1 + (i * 2654435761) % 1000003)::DOUBLE AS value_usd,
+                      NULL::DOUBLE AS quantity_t, 'baci' AS source, 'baci' AS basis,
+                      1 AS load_id
                FROM range($n) t(i)
                JOIN c AS e ON e.k = i % 200
                JOIN c AS m ON m.k = (i // 200) % 199
@@ -53,6 +56,8 @@ def _fill(db: Path) -> None:
             """,
             {"n": N_FLOWS, "products": N_PRODUCTS},
         )
+        insert_flows(store.con)
+        store.execute("DROP TABLE _flows_in")
 
 
 @contextmanager

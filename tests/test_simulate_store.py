@@ -17,7 +17,7 @@ from friendshore.reallocate import reallocate, world_exports
 from friendshore.registry import load_registry
 from friendshore.scenario import Scenario
 from friendshore.simulate import simulate
-from friendshore.store import Store
+from friendshore.store import Store, insert_flows
 
 from .conftest import SOURCES
 
@@ -55,12 +55,15 @@ def build_store(path: Path, rows: list[tuple], source: str = "baci") -> None:
     def insert(con, load_id):  # type: ignore[no-untyped-def]
         con.register("_rows", table)
         con.execute(
-            """INSERT INTO trade_flows
-               SELECT $y, exporter, importer, hs6, 'HS2017', value_usd, quantity_t,
-                      $src, $src, $id FROM _rows""",
+            """CREATE TEMP TABLE _flows_in AS
+               SELECT $y AS year, exporter, importer, hs6, 'HS2017' AS hs_revision,
+                      value_usd, quantity_t, $src AS source, $src AS basis,
+                      $id AS load_id FROM _rows""",
             {"y": Y, "src": source, "id": load_id},
         ).fetchall()
         con.unregister("_rows")
+        insert_flows(con)
+        con.execute("DROP TABLE _flows_in").fetchall()
         return len(rows), (Y,)
 
     digest = hashlib.sha256(repr(rows).encode()).hexdigest()

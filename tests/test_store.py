@@ -7,10 +7,17 @@ import sys
 import textwrap
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from friendshore.errors import StoreBusyError, StoreError, StoreMissingError
-from friendshore.store import SCHEMA_VERSION, Store, default_db_path
+from friendshore.store import (
+    FLOW_COLUMNS,
+    SCHEMA_VERSION,
+    Store,
+    default_db_path,
+    insert_flow_rows,
+)
 
 from .conftest import table_snapshot
 
@@ -19,12 +26,15 @@ def _insert(values: list[tuple[int, str, str, float]]):  # type: ignore[no-untyp
     """An insert callback writing the given (year, exporter, importer, value) rows."""
 
     def insert(con, load_id: int) -> tuple[int, tuple[int, ...]]:  # type: ignore[no-untyped-def]
-        for year, exp, imp, value in values:
-            con.execute(
-                "INSERT INTO trade_flows VALUES ($y, $e, $i, '850511', 'HS2017', $v,"
-                " NULL, 'test', 'table', $id)",
-                {"y": year, "e": exp, "i": imp, "v": value, "id": load_id},
-            ).fetchall()
+        rows = pl.DataFrame(
+            [
+                (y, e, i, "850511", "HS2017", v, None, "test", "table", load_id)
+                for y, e, i, v in values
+            ],
+            schema=dict.fromkeys(FLOW_COLUMNS),
+            orient="row",
+        )
+        insert_flow_rows(con, rows)
         return len(values), tuple(sorted({v[0] for v in values}))
 
     return insert
@@ -172,3 +182,39 @@ def test_same_bytes_with_other_options_is_a_change(store: Store) -> None:
     assert load('{"map": "a"}').status == "unchanged"
     assert load('{"map": "b"}').status == "replaced"
     assert store.fetchall("SELECT count(*) FROM trade_flows") == [(1,)]
+
+
+def test_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A store written by schema 1 (text-keyed trade_flows table) opens, read-only
+    too, with the same rows behind the trade_flows view."""
+    import duckdb
+
+    db = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute(
+        """CREATE TABLE trade_flows (year SMALLINT NOT NULL, exporter VARCHAR NOT NULL,
+           importer VARCHAR NOT NULL, hs6 VARCHAR NOT NULL,
+           hs_revision VARCHAR NOT NULL, value_usd DOUBLE NOT NULL, quantity_t DOUBLE,
+           source VARCHAR NOT NULL, basis VARCHAR NOT NULL, load_id INTEGER NOT NULL)"""
+    )
+    rows = [
+        (2022, "CHN", "USA", "010121", "HS2017", 5.0, None, "baci", "baci", 1),
+        (2022, "X697", "DEU", "8505", "HS2017", 2.5, 0.1, "comtrade", "import", 2),
+        (2021, "DEU", "FRA", "850511", "HS2017", 1.0, 3.0, "baci", "baci", 1),
+    ]
+    con.executemany(
+        "INSERT INTO trade_flows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+    )
+    con.close()
+    with Store(db, read_only=True) as store:
+        got = store.fetchall("SELECT * FROM trade_flows ORDER BY value_usd DESC")
+        assert got == rows
+        assert store.fetchall("SELECT value FROM meta WHERE key='schema_version'") == [
+            (str(SCHEMA_VERSION),)
+        ]
+        tables = {
+            r[0] for r in store.fetchall("SELECT table_name FROM duckdb_tables()")
+        }
+        assert "_trade_flows_v1" not in tables

@@ -39,7 +39,7 @@ import duckdb
 from friendshore import countries
 from friendshore.errors import ParameterError, SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
-from friendshore.store import LoadResult, Store, sha256_file
+from friendshore.store import HS_BASE, LoadResult, Store, country_ids, sha256_file
 
 SOURCE = "baci"
 
@@ -73,10 +73,11 @@ _EXPECTED_WHAT = {
     "v": "a finite number >= 0 (value in thousands of USD)",
     "q": "a finite number >= 0 (quantity in tonnes) or NA",
 }
-_MARK = "?"  # value written where a code does not map; no real code is '?'
-# The release's code map, bound as two list parameters (238 entries): no table to
-# register or clean up, and nothing formatted into the SQL text.
-_CODES_VIEW = "(SELECT unnest($codes) AS code, unnest($iso3) AS iso3)"
+_MARK = -1  # id written where a code does not map; no real id is negative
+# The release's code map (BACI code -> the store's country id), bound as two list
+# parameters (238 entries): no table to register or clean up, and nothing
+# formatted into the SQL text.
+_CODES_VIEW = "(SELECT unnest($codes) AS code, unnest($ids) AS id)"
 _COPY_CHUNK = 1 << 20
 
 _YEAR_FILE_RE = re.compile(r"^BACI_.*_Y\d{4}.*\.csv$", re.IGNORECASE)
@@ -484,16 +485,15 @@ def check_product_codes(member: _Member | Path) -> int:
 
 # -- loading one year file ----------------------------------------------------------
 _INSERT_SQL = f"""
-INSERT INTO trade_flows
+INSERT INTO flows
 SELECT
     c.t,
-    coalesce(e.iso3, '{_MARK}'),
-    coalesce(m.iso3, '{_MARK}'),
-    -- HS6 codes lose their leading zero in BACI (10121 is 010121); this CASE is
-    -- half the CPU of lpad() on 10 million rows.
-    CASE WHEN c.k BETWEEN 100000 AND 999999 THEN CAST(c.k AS VARCHAR)
-         WHEN c.k BETWEEN 10000 AND 99999 THEN '0' || CAST(c.k AS VARCHAR)
-         ELSE '{_MARK}' END,
+    -- HS6 codes lose their leading zero in BACI (10121 is 010121): every code of
+    -- 5 or 6 digits is a six-digit code, coded 6,000,000 + the number.
+    CASE WHEN c.k BETWEEN 10000 AND 999999 THEN {6 * HS_BASE} + c.k
+         ELSE {_MARK} END AS hs,
+    coalesce(m.id, {_MARK}) AS importer_id,
+    coalesce(e.id, {_MARK}) AS exporter_id,
     $hs_revision,
     c.v * 1000,  -- BACI values are thousands of USD
     CASE WHEN trim(c.q) IN ('NA', '') THEN NULL ELSE CAST(c.q AS DOUBLE) END,
@@ -504,17 +504,20 @@ FROM read_csv($path, header = true, auto_detect = false, delim = ',', quote = '"
               columns = $columns) AS c
 LEFT JOIN {_CODES_VIEW} AS e ON c.i = e.code
 LEFT JOIN {_CODES_VIEW} AS m ON c.j = m.code
+-- The store's row order (see friendshore.store): each product's importers and
+-- their suppliers side by side.
+ORDER BY hs, importer_id, exporter_id
 """
 
 # Columnar check of just this load's rows (zone maps skip other loads' row groups).
 _CHECK_SQL = f"""
-SELECT count(*) FILTER (WHERE exporter = '{_MARK}' OR importer = '{_MARK}'
-                          OR hs6 = '{_MARK}' OR year <> $year
+SELECT count(*) FILTER (WHERE exporter_id = {_MARK} OR importer_id = {_MARK}
+                          OR hs = {_MARK} OR year <> $year
                           -- values and quantities must be finite and >= 0
                           OR NOT isfinite(value_usd) OR value_usd < 0
                           OR NOT isfinite(coalesce(quantity_t, 0))
                           OR quantity_t < 0) AS bad
-FROM trade_flows WHERE load_id = $load_id
+FROM flows WHERE load_id = $load_id
 """
 
 # Failure path only: every field as text, numbered in file order (header = line 1).
@@ -609,11 +612,12 @@ def _insert(
     """Insert one year file's rows; raise SourceFormatError naming the first bad row."""
     label = item.data.label
     columns = {c: _CSV_TYPES[c] for c in item.columns}  # the file's own column order
+    ids = country_ids(con, sorted(set(codes.values())))
     params: dict[str, Any] = {
         "path": str(csv_path),
         "columns": columns,
         "codes": list(codes),
-        "iso3": list(codes.values()),
+        "ids": [ids[iso3] for iso3 in codes.values()],
     }
     try:
         with _query_progress(con, f"Loading {item.data.name}", progress):

@@ -77,7 +77,7 @@ from friendshore import countries
 from friendshore.errors import SourceFormatError, UnknownNameError
 from friendshore.progress import ProgressFn, no_progress
 from friendshore.sources.csvfile import check_last_row, expand_paths
-from friendshore.store import LoadResult, Store, sha256_file
+from friendshore.store import HS_BASE, LoadResult, Store, country_ids, sha256_file
 
 SOURCE = "comtrade"
 PREFER_CHOICES = ("imports", "exports")
@@ -713,36 +713,36 @@ def _insert(
         return 0, years
     params = {"pref": preferred}
     # Same flow, same source: rank 0 = preferred basis, 1 = the mirror side.
-    match = """t.source = 'comtrade' AND t.year = n.year AND t.exporter = n.exporter
-               AND t.importer = n.importer AND t.hs6 = n.hs6"""
+    match = """t.source = 'comtrade' AND t.year = n.year AND t.hs = n.hs
+               AND t.importer_id = n.importer_id AND t.exporter_id = n.exporter_id"""
     rank_t = "CASE WHEN t.basis = $pref THEN 0 ELSE 1 END"
     rank_n = "CASE WHEN n.basis = $pref THEN 0 ELSE 1 END"
-    # Store.record_load reads its load id with fetchone(), which leaves the result
-    # open; DuckDB 2 refuses register() until it is finished.
-    con.complete()
-    con.register("_comtrade_new", frame.to_arrow())
+    con.complete()  # DuckDB 2 refuses register() while a result is open
+    coded = _coded(con, frame)
+    con.register("_comtrade_new", coded.to_arrow())
     try:
         (superseded,) = con.execute(
-            f"""SELECT count(*) FROM trade_flows t JOIN _comtrade_new n ON {match}
+            f"""SELECT count(*) FROM flows t JOIN _comtrade_new n ON {match}
                 WHERE {rank_t} > {rank_n}""",
             params,
         ).fetchall()[0]
         con.execute(
-            f"""DELETE FROM trade_flows t USING _comtrade_new n
+            f"""DELETE FROM flows t USING _comtrade_new n
                 WHERE {match} AND {rank_t} > {rank_n}""",
             params,
         ).fetchall()
-        keep = f"""NOT EXISTS (SELECT 1 FROM trade_flows t
+        keep = f"""NOT EXISTS (SELECT 1 FROM flows t
                                 WHERE {match} AND {rank_t} <= {rank_n})"""
         (inserted,) = con.execute(
             f"SELECT count(*) FROM _comtrade_new n WHERE {keep}", params
         ).fetchall()[0]
         con.execute(
-            f"""INSERT INTO trade_flows (year, exporter, importer, hs6, hs_revision,
+            f"""INSERT INTO flows (year, hs, importer_id, exporter_id, hs_revision,
                     value_usd, quantity_t, source, basis, load_id)
-                SELECT n.year, n.exporter, n.importer, n.hs6, n.hs_revision,
+                SELECT n.year, n.hs, n.importer_id, n.exporter_id, n.hs_revision,
                        n.value_usd, n.quantity_t, 'comtrade', n.basis, $load_id
-                FROM _comtrade_new n WHERE {keep}""",
+                FROM _comtrade_new n WHERE {keep}
+                ORDER BY n.year, n.hs, n.importer_id, n.exporter_id""",
             {**params, "load_id": load_id},
         ).fetchall()
     finally:
@@ -753,6 +753,22 @@ def _insert(
     if superseded:
         notes.append(f"{superseded} stored {_other(preferred)}-side rows replaced")
     return int(inserted), years
+
+
+def _coded(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows with the store's coded keys (see :mod:`friendshore.store`)."""
+    codes = pl.concat([frame["exporter"], frame["importer"]]).unique().sort()
+    ids = country_ids(con, codes.to_list())
+    hs = pl.col("hs6")
+    return frame.with_columns(
+        (hs.str.len_chars() * HS_BASE + hs.cast(pl.Int32)).cast(pl.Int32).alias("hs"),
+        pl.col("importer")
+        .replace_strict(ids, return_dtype=pl.Int16)
+        .alias("importer_id"),
+        pl.col("exporter")
+        .replace_strict(ids, return_dtype=pl.Int16)
+        .alias("exporter_id"),
+    )
 
 
 def _other(basis: str) -> str:

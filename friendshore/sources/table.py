@@ -48,7 +48,7 @@ from friendshore import countries
 from friendshore.errors import ParameterError, SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
 from friendshore.sources.csvfile import check_last_row, expand_paths
-from friendshore.store import LoadResult, Store, sha256_file
+from friendshore.store import LoadResult, Store, insert_flows, sha256_file
 
 SOURCE = "table"
 TARGETS = ("trade_flows", "production")
@@ -487,10 +487,16 @@ def load_table(
             con.register("_table_rows", rows.to_arrow())
             try:
                 # target is one of TARGETS (checked above): a fixed identifier.
-                con.execute(
-                    f"INSERT INTO {target} SELECT {_ORDER[target]} FROM _table_rows",
-                    {"source": f"table:{label}", "id": load_id},
-                ).fetchall()
+                select = f"SELECT {_ORDER[target]} FROM _table_rows"
+                params = {"source": f"table:{label}", "id": load_id}
+                if target == "trade_flows":  # a view over the coded flows table
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE _flows_in AS {select}", params
+                    ).fetchall()
+                    insert_flows(con)
+                    con.execute("DROP TABLE _flows_in").fetchall()
+                else:
+                    con.execute(f"INSERT INTO {target} {select}", params).fetchall()
             finally:
                 con.unregister("_table_rows")
             years = tuple(sorted(rows.get_column("year").unique().to_list()))

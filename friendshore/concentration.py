@@ -20,12 +20,11 @@ from friendshore._assets import query_sql
 from friendshore.errors import ParameterError, UnknownNameError
 from friendshore.exposure import (
     DEFAULT_CONCERN,
-    TIERS_TABLE,
-    coded_tiers,
     hs_params,
     industry_codes,
     parse_hs,
     resolve_years,
+    tier_lookup,
     tiers_frame,
 )
 from friendshore.flow_selection import select_flows
@@ -72,13 +71,9 @@ def world_concentration(
         found = industry_codes(imap, industry, selection.revisions)
         codes = sorted(set(found["hs6"].to_list()))
     tiers = tiers_frame(registry or load_registry(), selection.years, concern=concern)
-    store.register(TIERS_TABLE, coded_tiers(tiers))
-    try:
-        raw = store.pl(
-            query_sql("world_concentration"), selection.params() | hs_params(codes)
-        )
-    finally:
-        store.unregister(TIERS_TABLE)
+    params = selection.params() | hs_params(codes)
+    lookup = tier_lookup(store, tiers, params["year_min"], params["year_max"])
+    raw = store.pl(query_sql("world_concentration"), params | lookup)
     v = pl.col("world_exports_usd")
     prov = selection.provenance().select(
         pl.col("year").cast(pl.Int16), "source", "hs_revision"

@@ -145,6 +145,35 @@ def coded_tiers(tiers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def tier_lookup(
+    store: Store, tiers: pl.DataFrame, year_min: int, year_max: int
+) -> dict[str, Any]:
+    """The ``tier_codes``/``n_ids`` parameters of the coded-flows queries.
+
+    One flat list, ``tier_codes[(year - year_min) * n_ids + id]`` the tier code
+    (:data:`TIER_CODES`, 0 = other) of country ``id`` in ``year``: the queries look
+    each flow's exporter up in it instead of joining a tiers table per row.
+    """
+    ids = store.pl("SELECT id, iso3 FROM country_ids")
+    n_ids = int(ids["id"].max() or 0)
+    years = list(range(year_min, year_max + 1))
+    grid = pl.DataFrame(
+        {
+            "year": [y for y in years for _ in range(n_ids)],
+            "id": list(range(1, n_ids + 1)) * len(years),
+        },
+        schema={"year": pl.Int16, "id": pl.Int16},
+    )
+    codes = (
+        grid.join(ids.with_columns(pl.col("id").cast(pl.Int16)), on="id", how="left")
+        .join(coded_tiers(tiers), on=["year", "iso3"], how="left")
+        .sort("year", "id")
+        .get_column("tier_code")
+        .fill_null(0)
+    )
+    return {"tier_codes": codes.to_list(), "n_ids": n_ids}
+
+
 def hs_params(hs: Sequence[str] | None) -> dict[str, Any]:
     return {"all_hs": hs is None, "hs": list(hs or [])}
 
@@ -188,8 +217,10 @@ def exposure_frame(
     store.register(TIERS_TABLE, coded_tiers(tiers))
     try:
         if bloc is None:
+            lookup = tier_lookup(store, tiers, params["year_min"], params["year_max"])
             raw = store.pl(
-                query_sql("exposure_product"), params | {"importer": importer}
+                query_sql("exposure_product"),
+                params | lookup | {"importer": importer},
             )
         else:
             if members is None:

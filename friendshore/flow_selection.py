@@ -102,14 +102,14 @@ def _trade_loads(store: Store) -> pl.DataFrame:
         if source == "baci":
             # A BACI file is one revision and one basis throughout: one row tells.
             kind = store.fetchall(
-                """SELECT source, hs_revision, basis FROM trade_flows
+                """SELECT source, hs_revision, basis FROM flows
                    WHERE load_id = $id LIMIT 1""",
                 {"id": load_id},
             )
             kinds = [(int(y), *kind[0]) for y in (years or "").split(",") if y and kind]
         else:
             kinds = store.fetchall(
-                """SELECT DISTINCT year, source, hs_revision, basis FROM trade_flows
+                """SELECT DISTINCT year, source, hs_revision, basis FROM flows
                    WHERE load_id = $id""",
                 {"id": load_id},
             )

@@ -210,11 +210,12 @@ def _run_batch(
         hs: dict[str, Any] = {"all_hs": True, "hs": []}
     else:
         hs = {"all_hs": False, "hs": sorted({c for p in batch for c in p.products})}
-    world = store.pl(query_sql("simulate_world"), selection | hs)
-    exporters = world["exporter"].unique().sort().to_list()
+    # A native temp table: simulate_baseline joins every flow to it.
+    store.temp_table(WORLD_TABLE, query_sql("simulate_world"), selection | hs)
     sums, settings, members, draws = [], [], [], []
-    store.register(WORLD_TABLE, world)
     try:
+        world = store.pl(f"SELECT * FROM {WORLD_TABLE}")
+        exporters = world["exporter"].unique().sort().to_list()
         for p in batch:
             sc = p.scenario
             importers, bloc_members = _importers(sc, registry, year)
@@ -241,7 +242,7 @@ def _run_batch(
                 )
             )
     finally:
-        store.unregister(WORLD_TABLE)
+        store.drop_temp(WORLD_TABLE)
     return reallocate_sums(
         pl.concat(sums),
         world,
@@ -277,17 +278,55 @@ def _sums(
     """The one-pass baseline sums of one scenario (``simulate_baseline``)."""
     sc = p.scenario
     params = p.selection | p.hs_params()
-    store.register(ROLES_TABLE, roles(members).select("iso3", "grp", "ally").collect())
+    rl = roles(members).select("iso3", "grp", "ally").collect()
+    if not bloc_members:
+        params |= {"all_importers": not importers, "importers": importers}
+        params |= _role_lookup(store, rl)
+        frame = store.pl(query_sql("simulate_baseline"), params)
+        return frame.with_columns(pl.lit(sc.name).alias("scenario"))
+    store.register(ROLES_TABLE, rl)
     try:
-        if bloc_members:
-            params |= {"members": bloc_members, "bloc": sc.bloc}
-            frame = store.pl(query_sql("simulate_bloc_baseline"), params)
-        else:
-            params |= {"all_importers": not importers, "importers": importers}
-            frame = store.pl(query_sql("simulate_baseline"), params)
+        params |= {"members": bloc_members, "bloc": sc.bloc}
+        frame = store.pl(query_sql("simulate_bloc_baseline"), params)
     finally:
         store.unregister(ROLES_TABLE)
     return frame.with_columns(pl.lit(sc.name).alias("scenario"))
+
+
+def _role_lookup(store: Store, rl: pl.DataFrame) -> dict[str, Any]:
+    """``role_codes``, ``ally_codes`` and ``names`` by country id (simulate_baseline).
+
+    Role codes: 1 concern, 2 eligible without an override, 3 eligible with one, 0
+    any other supplier — looked up per flow instead of joining a roles table.
+    """
+    ids = store.pl("SELECT id, iso3 FROM country_ids ORDER BY id")
+    n = int(ids["id"].max() or 0)
+    grp = pl.col("grp")
+    coded = rl.select(
+        "iso3",
+        pl.when(grp == "C")
+        .then(1)
+        .when(grp == "")
+        .then(2)
+        .when(grp.is_not_null())
+        .then(3)
+        .otherwise(0)
+        .cast(pl.Int8)
+        .alias("role"),
+        pl.col("ally").fill_null(False),
+    )
+    full = (
+        pl.DataFrame({"id": list(range(1, n + 1))}, schema={"id": pl.Int16})
+        .join(ids.with_columns(pl.col("id").cast(pl.Int16)), on="id", how="left")
+        .join(coded, on="iso3", how="left")
+        .sort("id")
+    )
+    return {
+        "role_codes": full["role"].fill_null(0).to_list(),
+        "ally_codes": full["ally"].fill_null(False).to_list(),
+        "names": full["iso3"].to_list(),
+        "name_rank": full["iso3"].rank("ordinal").fill_null(0).to_list(),
+    }
 
 
 def _members(

@@ -1,36 +1,48 @@
 -- name: world_concentration
 -- description: World supply concentration per (year, product): every exporter's
 --   share of world exports (all destinations summed), HHI, the leading exporter and
---   the concern group's share. Unspecified areas (X-codes) count as exporters.
--- inputs: trade_flows, _exposure_tiers
+--   the concern group's share. Unspecified areas (X-codes) count as exporters. Reads
+--   the coded flows table (see friendshore.store); the tier of exporter id e in year
+--   y is tier_codes[(y - year_min) * n_ids + e] (1 concern, as in exposure_product).
+-- inputs: flows, country_ids
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
---   all_hs BOOLEAN, hs VARCHAR[]
+--   all_hs BOOLEAN, hs VARCHAR[], tier_codes TINYINT[], n_ids INTEGER
 -- grain: year, hs6
 -- returns: year SMALLINT, hs6 VARCHAR, world_exports_usd DOUBLE, v2 DOUBLE,
 --   n_exporters BIGINT, top_exporter VARCHAR, top_v DOUBLE, concern_v DOUBLE
 WITH by_exporter AS (
     SELECT
         f.year,
-        f.hs6,
-        f.exporter,
+        f.hs,
+        f.exporter_id,
         sum(f.value_usd) AS v
-    FROM trade_flows AS f
+    FROM flows AS f
     WHERE f.year BETWEEN $year_min AND $year_max
         AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
         AND f.value_usd > 0
-        AND CASE WHEN $all_hs THEN length(f.hs6) = 6 ELSE list_contains($hs, f.hs6) END
-    GROUP BY f.year, f.hs6, f.exporter
+        AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
+                 ELSE list_contains(list_transform($hs, lambda x: hs_code(x)), f.hs) END
+    GROUP BY f.year, f.hs, f.exporter_id
+),
+by_product AS (
+    SELECT
+        e.year,
+        e.hs,
+        sum(e.v) AS world_exports_usd,
+        sum(e.v * e.v) AS v2,
+        count(*) AS n_exporters,
+        arg_max(e.exporter_id, e.v) AS top_id,
+        max(e.v) AS top_v,
+        sum(if($tier_codes[(e.year - $year_min) * $n_ids + e.exporter_id] = 1,
+               e.v, 0.0)) AS concern_v
+    FROM by_exporter AS e
+    GROUP BY e.year, e.hs
 )
 SELECT
-    e.year,
-    e.hs6,
-    sum(e.v) AS world_exports_usd,
-    sum(e.v * e.v) AS v2,
-    count(*) AS n_exporters,
-    arg_max(e.exporter, e.v) AS top_exporter,
-    max(e.v) AS top_v,
-    sum(if(t.tier_code = 1, e.v, 0.0)) AS concern_v
-FROM by_exporter AS e
-LEFT JOIN _exposure_tiers AS t
-    ON t.year = e.year AND t.iso3 = e.exporter
-GROUP BY e.year, e.hs6
+    p.year,
+    hs_text(p.hs) AS hs6,
+    p.world_exports_usd, p.v2, p.n_exporters,
+    c.iso3 AS top_exporter,
+    p.top_v, p.concern_v
+FROM by_product AS p
+JOIN country_ids AS c ON c.id = p.top_id

@@ -212,6 +212,13 @@ def _tier_map(ctx: Ctx) -> dict[str, str]:
 def _register_tiers(ctx: Ctx) -> None:
     ctx.extra["tiers"] = _tiers(ctx.year)
     ctx.con.register("bench_tiers", ctx.extra["tiers"])
+    # The store keeps flows with integer country ids (friendshore.store): the
+    # hand-tuned references join the tiers on those ids, in a native table.
+    ctx.con.execute(
+        """CREATE OR REPLACE TEMP TABLE bench_tier_ids AS
+           SELECT c.id, t.tier FROM bench_tiers AS t
+           JOIN country_ids AS c ON c.iso3 = t.iso3"""
+    ).fetchall()
 
 
 # -- 1. load ----------------------------------------------------------------------
@@ -310,24 +317,32 @@ _EXPOSURE_FIELDS = (
     "partner_share",
 )
 
-# Hand-tuned: one pass, one hash aggregation; HHI = Σv²/(Σv)² needs no window; the
-# tier of each exporter comes from a tiny join.
+# Hand-tuned: one pass, one hash aggregation over the store's coded flows (integer
+# country ids and HS keys, friendshore.store); HHI = Σv²/(Σv)² needs no window; the
+# tier of each exporter comes from a tiny join; names are decoded in the result only.
 EXPOSURE_SQL = """
-SELECT f.importer, f.hs6,
-       sum(f.value_usd) AS import_value_usd,
-       count(*) AS n_suppliers,
-       arg_max(f.exporter, f.value_usd) AS top_supplier,
-       max(f.value_usd) / sum(f.value_usd) AS top_supplier_share,
-       sum(f.value_usd * f.value_usd) / (sum(f.value_usd) * sum(f.value_usd)) AS hhi,
-       coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0)
-           / sum(f.value_usd) AS prc_share,
-       coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'ally'), 0)
-           / sum(f.value_usd) AS ally_share,
-       coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'partner'), 0)
-           / sum(f.value_usd) AS partner_share
-FROM trade_flows AS f LEFT JOIN bench_tiers AS t ON f.exporter = t.iso3
-WHERE f.year = $year AND f.value_usd > 0
-GROUP BY f.importer, f.hs6
+WITH s AS (
+    SELECT f.importer_id, f.hs,
+           sum(f.value_usd) AS import_value_usd,
+           count(*) AS n_suppliers,
+           arg_max(f.exporter_id, f.value_usd) AS top_id,
+           max(f.value_usd) / sum(f.value_usd) AS top_supplier_share,
+           sum(f.value_usd * f.value_usd) / (sum(f.value_usd) * sum(f.value_usd))
+               AS hhi,
+           coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0)
+               / sum(f.value_usd) AS prc_share,
+           coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'ally'), 0)
+               / sum(f.value_usd) AS ally_share,
+           coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'partner'), 0)
+               / sum(f.value_usd) AS partner_share
+    FROM flows AS f LEFT JOIN bench_tier_ids AS t ON t.id = f.exporter_id
+    WHERE f.year = $year AND f.value_usd > 0
+    GROUP BY f.importer_id, f.hs
+)
+SELECT i.iso3 AS importer, hs_text(s.hs) AS hs6, e.iso3 AS top_supplier,
+       s.* EXCLUDE (importer_id, hs, top_id)
+FROM s JOIN country_ids AS i ON i.id = s.importer_id
+JOIN country_ids AS e ON e.id = s.top_id
 """
 
 _FLOWS_SQL = """
@@ -434,13 +449,14 @@ _INDUSTRY_FIELDS = ("import_value_usd", "hhi", "prc_share")
 # Σ_k V_k m_k / Σ_k V_k, i.e. concern value / total and Σ_k Σv²/V_k / Σ_k V_k.
 INDUSTRY_SQL = """
 WITH p AS (
-    SELECT f.hs6, sum(f.value_usd) AS v,
+    SELECT hs_text(f.hs) AS hs6, sum(f.value_usd) AS v,
            coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0) AS c,
            sum(f.value_usd * f.value_usd) / sum(f.value_usd) AS v_hhi
-    FROM trade_flows AS f LEFT JOIN bench_tiers AS t ON f.exporter = t.iso3
-    WHERE f.year = $year AND f.importer = $importer AND f.value_usd > 0
-      AND f.hs6 IN (SELECT hs6 FROM bench_industry_products)
-    GROUP BY f.hs6
+    FROM flows AS f LEFT JOIN bench_tier_ids AS t ON t.id = f.exporter_id
+    WHERE f.year = $year AND f.value_usd > 0
+      AND f.importer_id = (SELECT id FROM country_ids WHERE iso3 = $importer)
+      AND f.hs IN (SELECT hs_code(hs6) FROM bench_industry_products)
+    GROUP BY f.hs
 )
 SELECT i.industry, sum(p.v) AS import_value_usd, sum(p.c) / sum(p.v) AS prc_share,
        sum(p.v_hhi) / sum(p.v) AS hhi
@@ -499,16 +515,22 @@ _WORLD_FIELDS = ("export_value_usd", "n_suppliers", "hhi", "prc_share", "top_sha
 
 WORLD_SQL = """
 WITH e AS (
-    SELECT hs6, exporter, sum(value_usd) AS v FROM trade_flows
-    WHERE year = $year AND value_usd > 0 GROUP BY hs6, exporter
+    SELECT hs, exporter_id, sum(value_usd) AS v FROM flows
+    WHERE year = $year AND value_usd > 0 GROUP BY hs, exporter_id
+),
+p AS (
+    SELECT e.hs, sum(e.v) AS world_export_value_usd, count(*) AS n_exporters,
+           arg_max(e.exporter_id, e.v) AS top_id,
+           max(e.v) / sum(e.v) AS top_exporter_share,
+           sum(e.v * e.v) / (sum(e.v) * sum(e.v)) AS hhi,
+           coalesce(sum(e.v) FILTER (WHERE t.tier = 'concern'), 0) / sum(e.v)
+               AS prc_share
+    FROM e LEFT JOIN bench_tier_ids AS t ON t.id = e.exporter_id
+    GROUP BY e.hs
 )
-SELECT e.hs6, sum(e.v) AS world_export_value_usd, count(*) AS n_exporters,
-       arg_max(e.exporter, e.v) AS top_exporter,
-       max(e.v) / sum(e.v) AS top_exporter_share,
-       sum(e.v * e.v) / (sum(e.v) * sum(e.v)) AS hhi,
-       coalesce(sum(e.v) FILTER (WHERE t.tier = 'concern'), 0) / sum(e.v) AS prc_share
-FROM e LEFT JOIN bench_tiers AS t ON e.exporter = t.iso3
-GROUP BY e.hs6
+SELECT hs_text(p.hs) AS hs6, c.iso3 AS top_exporter,
+       p.* EXCLUDE (hs, top_id)
+FROM p JOIN country_ids AS c ON c.id = p.top_id
 """
 
 
@@ -593,36 +615,37 @@ WORLD = Case(
 # statement per depth, into a temporary table.
 _LT_DIRECT_SQL = """
 CREATE OR REPLACE TEMP TABLE bench_lt AS
-SELECT f.importer, f.hs6, sum(f.value_usd) AS v,
+SELECT f.importer_id, f.hs, sum(f.value_usd) AS v,
        coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0)
            / sum(f.value_usd) AS prc_share,
        prc_share AS l
-FROM trade_flows AS f LEFT JOIN bench_tiers AS t ON f.exporter = t.iso3
+FROM flows AS f LEFT JOIN bench_tier_ids AS t ON t.id = f.exporter_id
 WHERE f.year = $year AND f.value_usd > 0
-GROUP BY f.importer, f.hs6
+GROUP BY f.importer_id, f.hs
 """
 
 _LT_LEVEL_SQL = """
-WITH codes AS (SELECT hs6 FROM bench_depth WHERE depth = $depth),
+WITH codes AS (SELECT hs_code(hs6) AS hs FROM bench_depth WHERE depth = $depth),
 up AS (  -- L_i(U(k)) of every country i for the products of this depth
-    SELECT e.hs6, l.importer AS country, sum(l.v * l.l) / sum(l.v) AS u
-    FROM bench_upstream AS e JOIN bench_lt AS l ON l.hs6 = e.upstream_hs6
-    WHERE e.hs6 IN (SELECT hs6 FROM codes)
-    GROUP BY e.hs6, l.importer
+    SELECT hs_code(e.hs6) AS hs, l.importer_id AS country,
+           sum(l.v * l.l) / sum(l.v) AS u
+    FROM bench_upstream AS e JOIN bench_lt AS l ON l.hs = hs_code(e.upstream_hs6)
+    WHERE hs_code(e.hs6) IN (SELECT hs FROM codes)
+    GROUP BY 1, 2
 ),
 level AS (
-    SELECT f.importer, f.hs6,
+    SELECT f.importer_id, f.hs,
            (coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0)
             + coalesce(sum(f.value_usd * up.u)
                        FILTER (WHERE t.tier IS DISTINCT FROM 'concern'), 0))
            / sum(f.value_usd) AS l
-    FROM trade_flows AS f LEFT JOIN bench_tiers AS t ON f.exporter = t.iso3
-    LEFT JOIN up ON up.country = f.exporter AND up.hs6 = f.hs6
-    WHERE f.year = $year AND f.value_usd > 0 AND f.hs6 IN (SELECT hs6 FROM codes)
-    GROUP BY f.importer, f.hs6
+    FROM flows AS f LEFT JOIN bench_tier_ids AS t ON t.id = f.exporter_id
+    LEFT JOIN up ON up.country = f.exporter_id AND up.hs = f.hs
+    WHERE f.year = $year AND f.value_usd > 0 AND f.hs IN (SELECT hs FROM codes)
+    GROUP BY f.importer_id, f.hs
 )
 UPDATE bench_lt SET l = level.l FROM level
-WHERE bench_lt.importer = level.importer AND bench_lt.hs6 = level.hs6
+WHERE bench_lt.importer_id = level.importer_id AND bench_lt.hs = level.hs
 """
 
 
@@ -668,8 +691,9 @@ def _lookthrough_duckdb(ctx: Ctx) -> pa.Table:
     for d in range(1, int(ctx.extra["depth"]["depth"].max() or 0) + 1):
         con.execute(_LT_LEVEL_SQL, {**year, "depth": d}).fetchall()
     return con.sql(
-        "SELECT importer, hs6, v AS import_value_usd, prc_share, "
-        "l AS lookthrough_prc_share FROM bench_lt"
+        "SELECT i.iso3 AS importer, hs_text(l.hs) AS hs6, l.v AS import_value_usd, "
+        "l.prc_share, l.l AS lookthrough_prc_share FROM bench_lt AS l "
+        "JOIN country_ids AS i ON i.id = l.importer_id"
     ).to_arrow_table()
 
 

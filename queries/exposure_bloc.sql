@@ -1,45 +1,53 @@
 -- name: exposure_bloc
 -- description: The sums of exposure_product for a bloc: its members' imports (as of
 --   each year) summed per supplier first, so a supplier selling to several members
---   counts once; flows from members excluded unless include_intra.
--- inputs: trade_flows, _exposure_tiers, _exposure_members
+--   counts once; flows from members excluded unless include_intra. Reads the coded
+--   flows table (see friendshore.store).
+-- inputs: flows, country_ids, _exposure_tiers, _exposure_members
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   bloc VARCHAR, include_intra BOOLEAN, all_hs BOOLEAN, hs VARCHAR[]
 -- grain: year, hs6
 -- returns: year SMALLINT, importer VARCHAR, hs6 VARCHAR, v DOUBLE, v2 DOUBLE,
 --   n BIGINT, top_supplier VARCHAR, top_v DOUBLE, concern_v DOUBLE, ally_v DOUBLE,
 --   partner_v DOUBLE
-WITH by_supplier AS (
+WITH members AS (
+    SELECT m.year, c.id
+    FROM _exposure_members AS m
+    JOIN country_ids AS c ON c.iso3 = m.iso3
+),
+by_supplier AS (
     SELECT
         f.year,
-        f.hs6,
-        f.exporter,
+        f.hs,
+        f.exporter_id,
         sum(f.value_usd) AS v
-    FROM trade_flows AS f
-    SEMI JOIN _exposure_members AS m
-        ON m.year = f.year AND m.iso3 = f.importer
-    LEFT JOIN _exposure_members AS x
-        ON x.year = f.year AND x.iso3 = f.exporter
+    FROM flows AS f
+    SEMI JOIN members AS m
+        ON m.year = f.year AND m.id = f.importer_id
+    LEFT JOIN members AS x
+        ON x.year = f.year AND x.id = f.exporter_id
     WHERE f.year BETWEEN $year_min AND $year_max
         AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
         AND f.value_usd > 0
-        AND ($include_intra OR x.iso3 IS NULL)  -- intra-bloc flows
-        AND CASE WHEN $all_hs THEN length(f.hs6) = 6 ELSE list_contains($hs, f.hs6) END
-    GROUP BY f.year, f.hs6, f.exporter
+        AND ($include_intra OR x.id IS NULL)  -- intra-bloc flows
+        AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
+                 ELSE list_contains(list_transform($hs, lambda x: hs_code(x)), f.hs) END
+    GROUP BY f.year, f.hs, f.exporter_id
 )
 SELECT
     s.year,
     $bloc AS importer,
-    s.hs6,
+    hs_text(s.hs) AS hs6,
     sum(s.v) AS v,
     sum(s.v * s.v) AS v2,
     count(*) AS n,
-    arg_max(s.exporter, s.v) AS top_supplier,
+    arg_max(c.iso3, s.v) AS top_supplier,
     max(s.v) AS top_v,
     sum(if(t.tier_code = 1, s.v, 0.0)) AS concern_v,
     sum(if(t.tier_code = 2, s.v, 0.0)) AS ally_v,
     sum(if(t.tier_code = 3, s.v, 0.0)) AS partner_v
 FROM by_supplier AS s
+JOIN country_ids AS c ON c.id = s.exporter_id
 LEFT JOIN _exposure_tiers AS t
-    ON t.year = s.year AND t.iso3 = s.exporter
-GROUP BY s.year, s.hs6
+    ON t.year = s.year AND t.iso3 = c.iso3
+GROUP BY s.year, s.hs

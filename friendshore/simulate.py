@@ -282,7 +282,11 @@ def _sums(
     if not bloc_members:
         params |= {"all_importers": not importers, "importers": importers}
         params |= _role_lookup(store, rl)
-        frame = store.pl(query_sql("simulate_baseline"), params)
+        frame = (
+            store.pl(query_sql("simulate_baseline"), params)
+            .sort("year", "importer_rank", "hs")
+            .drop("importer_rank", "hs")
+        )
         return frame.with_columns(pl.lit(sc.name).alias("scenario"))
     store.register(ROLES_TABLE, rl)
     try:

@@ -7,7 +7,7 @@
 --   coded flows table (see friendshore.store). Roles are looked up by exporter id:
 --   role_codes[id] is 1 concern, 2 eligible without override, 3 eligible with one
 --   (its class is its ISO3, names[id]), 0 any other supplier; ally_codes[id] marks
---   allies; name_rank[id] orders the names. World exports come from _simulate_world
+--   allies; name_rank[id] ranks the names. World exports come from _simulate_world
 --   (that year, coded keys).
 --   Self-trade is not supply.
 -- inputs: flows, country_ids, _simulate_world
@@ -18,7 +18,8 @@
 -- grain: year, importer, hs6
 -- returns: year SMALLINT, importer VARCHAR, hs6 VARCHAR, v DOUBLE, v2 DOUBLE,
 --   concern_v DOUBLE, concern_v2 DOUBLE, concern_vq DOUBLE, concern_q DOUBLE,
---   ally_v DOUBLE, vw DOUBLE, override_vw STRUCT(cls VARCHAR, vw DOUBLE)[]
+--   ally_v DOUBLE, vw DOUBLE, override_vw STRUCT(cls VARCHAR, vw DOUBLE)[],
+--   importer_rank INTEGER, hs INTEGER (the sort keys)
 WITH sums AS (
     SELECT
         f.year,
@@ -36,8 +37,8 @@ WITH sums AS (
             FILTER (WHERE f.r = 3) AS override_vw
     FROM (
         SELECT *,
-            coalesce($role_codes[exporter_id], 0) AS r,
-            coalesce($ally_codes[exporter_id], false) AS ally
+            $role_codes[exporter_id] AS r,
+            $ally_codes[exporter_id] AS ally
         FROM flows
     ) AS f
     LEFT JOIN _simulate_world AS w
@@ -57,10 +58,12 @@ SELECT
     c.iso3 AS importer,
     hs_text(s.hs) AS hs6,
     s.v, s.v2, s.concern_v, s.concern_v2, s.concern_vq, s.concern_q, s.ally_v, s.vw,
-    list_transform(s.override_vw, lambda o: {'cls': $names[o.cls], 'vw': o.vw})
-        AS override_vw
+    CASE WHEN s.override_vw IS NOT NULL THEN
+        list_transform(s.override_vw, lambda o: {'cls': $names[o.cls], 'vw': o.vw})
+    END AS override_vw,
+    -- The engine keeps its input order: by importer name, then product. Sorting on
+    -- these integers in Polars is far cheaper than an ORDER BY carrying the rows.
+    $name_rank[s.importer_id] AS importer_rank,
+    s.hs
 FROM sums AS s
 JOIN country_ids AS c ON c.id = s.importer_id
--- The output order (the engine keeps it): by importer name, then product; the
--- names' ranks are integers, cheaper to sort than the names.
-ORDER BY s.year, $name_rank[s.importer_id], s.hs

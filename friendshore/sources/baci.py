@@ -486,27 +486,28 @@ def check_product_codes(member: _Member | Path) -> int:
 # -- loading one year file ----------------------------------------------------------
 _INSERT_SQL = f"""
 INSERT INTO flows
-SELECT
-    c.t,
-    -- HS6 codes lose their leading zero in BACI (10121 is 010121): every code of
-    -- 5 or 6 digits is a six-digit code, coded 6,000,000 + the number.
-    CASE WHEN c.k BETWEEN 10000 AND 999999 THEN {6 * HS_BASE} + c.k
-         ELSE {_MARK} END AS hs,
-    coalesce(m.id, {_MARK}) AS importer_id,
-    coalesce(e.id, {_MARK}) AS exporter_id,
-    $hs_revision,
-    c.v * 1000,  -- BACI values are thousands of USD
-    CASE WHEN trim(c.q) IN ('NA', '') THEN NULL ELSE CAST(c.q AS DOUBLE) END,
-    'baci',
-    'baci',
-    $load_id
-FROM read_csv($path, header = true, auto_detect = false, delim = ',', quote = '"',
-              columns = $columns) AS c
-LEFT JOIN {_CODES_VIEW} AS e ON c.i = e.code
-LEFT JOIN {_CODES_VIEW} AS m ON c.j = m.code
--- The store's row order (see friendshore.store): each product's importers and
--- their suppliers side by side.
-ORDER BY hs, importer_id, exporter_id
+SELECT s.t, s.hs, s.importer_id, s.exporter_id, $hs_revision, s.v, s.q,
+       'baci', 'baci', $load_id
+FROM (
+    SELECT
+        c.t,
+        -- HS6 codes lose their leading zero in BACI (10121 is 010121): every code
+        -- of 5 or 6 digits is a six-digit code, coded 6,000,000 + the number.
+        CASE WHEN c.k BETWEEN 10000 AND 999999 THEN {6 * HS_BASE} + c.k
+             ELSE {_MARK} END AS hs,
+        coalesce(m.id, {_MARK}) AS importer_id,
+        coalesce(e.id, {_MARK}) AS exporter_id,
+        c.v * 1000 AS v,  -- BACI values are thousands of USD
+        CASE WHEN trim(c.q) IN ('NA', '') THEN NULL ELSE CAST(c.q AS DOUBLE) END AS q
+    FROM read_csv($path, header = true, auto_detect = false, delim = ',',
+                  quote = '"', columns = $columns) AS c
+    LEFT JOIN {_CODES_VIEW} AS e ON c.i = e.code
+    LEFT JOIN {_CODES_VIEW} AS m ON c.j = m.code
+    -- The store's row order (see friendshore.store): each product's importers and
+    -- their suppliers side by side. Only numbers are sorted; the constant text
+    -- columns are added after.
+    ORDER BY hs, importer_id, exporter_id
+) AS s
 """
 
 # Columnar check of just this load's rows (zone maps skip other loads' row groups).

@@ -218,3 +218,81 @@ def test_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
             r[0] for r in store.fetchall("SELECT table_name FROM duckdb_tables()")
         }
         assert "_trade_flows_v1" not in tables
+
+
+def _flow_rows(rows: list[tuple[int, str, str, str]], load_id: int = 1) -> pl.DataFrame:
+    """(year, exporter, importer, hs) rows as trade_flows-shaped frame, value 1."""
+    return pl.DataFrame(
+        [
+            (y, e, i, hs, "HS2017", 1.0, None, "test", "table", load_id)
+            for y, e, i, hs in rows
+        ],
+        schema=dict.fromkeys(FLOW_COLUMNS),
+        orient="row",
+    )
+
+
+def test_hs_codes_keep_their_digits_through_the_coded_layout(store: Store) -> None:
+    # Comtrade keeps chapters (2 digits) and headings (4); chapter 01 codes start
+    # with a zero that a plain integer would lose.
+    codes = ["01", "0101", "010121", "85", "8505", "850511", "100101"]
+    with store.transaction() as con:
+        insert_flow_rows(con, _flow_rows([(2022, "CHN", "USA", c) for c in codes]))
+    assert sorted(
+        r[0] for r in store.fetchall("SELECT hs6 FROM trade_flows")
+    ) == sorted(codes)
+    # digits x 1,000,000 + the number, worked by hand
+    assert sorted(r[0] for r in store.fetchall("SELECT hs FROM flows")) == [
+        2_000_001,
+        2_000_085,
+        4_000_101,
+        4_008_505,
+        6_010_121,
+        6_100_101,
+        6_850_511,
+    ]
+
+
+def test_rows_are_stored_by_year_product_importer_exporter(store: Store) -> None:
+    rows = [
+        (2023, "CHN", "USA", "850511"),
+        (2022, "JPN", "USA", "850511"),
+        (2022, "CHN", "DEU", "850511"),
+        (2022, "CHN", "USA", "280530"),
+        (2022, "AUS", "USA", "850511"),
+    ]
+    with store.transaction() as con:
+        insert_flow_rows(con, _flow_rows(rows))
+    ids = dict(store.fetchall("SELECT iso3, id FROM country_ids"))
+    stored = store.fetchall(
+        "SELECT year, hs, importer_id, exporter_id FROM flows ORDER BY rowid"
+    )
+    want = sorted((y, 6_000_000 + int(hs), ids[i], ids[e]) for y, e, i, hs in rows)
+    assert stored == want
+
+
+def test_a_new_area_code_gets_the_next_id_and_a_failed_load_none(store: Store) -> None:
+    (top,) = store.fetchall("SELECT max(id) FROM country_ids")[0]
+
+    def failing(con, load_id):  # type: ignore[no-untyped-def]
+        insert_flow_rows(con, _flow_rows([(2022, "X991", "USA", "850511")], load_id))
+        raise ValueError("bad row")
+
+    before = table_snapshot(store)
+    with pytest.raises(ValueError):
+        store.record_load(
+            source="test",
+            file_name="f.csv",
+            file_path="f.csv",
+            sha256="fff",
+            dataset_key="f",
+            target="trade_flows",
+            insert=failing,
+        )
+    assert table_snapshot(store) == before
+    with store.transaction() as con:
+        insert_flow_rows(con, _flow_rows([(2022, "X991", "USA", "850511")]))
+    assert store.fetchall("SELECT id FROM country_ids WHERE iso3 = 'X991'") == [
+        (top + 1,)
+    ]
+    assert store.fetchall("SELECT exporter FROM trade_flows") == [("X991",)]

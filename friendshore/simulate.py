@@ -282,12 +282,18 @@ def _sums(
     if not bloc_members:
         params |= {"all_importers": not importers, "importers": importers}
         params |= _role_lookup(store, rl)
-        frame = (
-            store.pl(query_sql("simulate_baseline"), params)
-            .sort("year", "importer_rank", "hs")
-            .drop("importer_rank", "hs")
-        )
-        return frame.with_columns(pl.lit(sc.name).alias("scenario"))
+        frame = store.pl(query_sql("simulate_baseline"), params)
+        # Without overrides the list column is all null: re-made after the sort
+        # rather than gathered through it.
+        ov = frame.get_column("override_vw")
+        if ov.null_count() == frame.height:
+            frame = frame.drop("override_vw").sort("sort_key")
+            frame = frame.with_columns(
+                pl.lit(None, dtype=ov.dtype).alias("override_vw")
+            )
+        else:
+            frame = frame.sort("sort_key")
+        return frame.drop("sort_key").with_columns(pl.lit(sc.name).alias("scenario"))
     store.register(ROLES_TABLE, rl)
     try:
         params |= {"members": bloc_members, "bloc": sc.bloc}

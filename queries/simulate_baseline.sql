@@ -19,7 +19,7 @@
 -- returns: year SMALLINT, importer VARCHAR, hs6 VARCHAR, v DOUBLE, v2 DOUBLE,
 --   concern_v DOUBLE, concern_v2 DOUBLE, concern_vq DOUBLE, concern_q DOUBLE,
 --   ally_v DOUBLE, vw DOUBLE, override_vw STRUCT(cls VARCHAR, vw DOUBLE)[],
---   importer_rank INTEGER, hs INTEGER (the sort keys)
+--   sort_key BIGINT
 WITH sums AS (
     SELECT
         f.year,
@@ -61,9 +61,9 @@ SELECT
     CASE WHEN s.override_vw IS NOT NULL THEN
         list_transform(s.override_vw, lambda o: {'cls': $names[o.cls], 'vw': o.vw})
     END AS override_vw,
-    -- The engine keeps its input order: by importer name, then product. Sorting on
-    -- these integers in Polars is far cheaper than an ORDER BY carrying the rows.
-    $name_rank[s.importer_id] AS importer_rank,
-    s.hs
+    -- The engine keeps its input order: by year, importer name, then product. One
+    -- integer to sort on in Polars is far cheaper than an ORDER BY carrying the rows.
+    (s.year::BIGINT * 65536 + $name_rank[s.importer_id]) * 10000000 + s.hs
+        AS sort_key
 FROM sums AS s
 JOIN country_ids AS c ON c.id = s.importer_id

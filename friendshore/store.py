@@ -11,10 +11,12 @@ Storage layout (schema 2): ``trade_flows`` is a view. The rows live in ``flows``
 with integer-coded keys — ``exporter_id``/``importer_id`` from ``country_ids``
 (dense small integers, never renumbered) and ``hs`` = digits × 1,000,000 + the code
 as a number (``850511`` → 6,850,511; the HS4 aggregate ``8505`` → 4,008,505) — and
-each load's rows are written ordered by (year, hs, importer, exporter). Hashing
-small integers and reading each product's importers and suppliers side by side is
-what makes the one-pass aggregations of the exposure and scenario engines about
-twice as fast as over ISO3/HS6 text in file order. Write through
+each load's rows are written grouped by year and product (:func:`insert_flows`
+orders fully by year, hs, importer, exporter; the BACI loader by product only,
+which is cheaper and aggregates as fast). Hashing small integers and reading each
+product's importers and suppliers side by side is what makes the one-pass
+aggregations of the exposure and scenario engines about twice as fast as over
+ISO3/HS6 text in file order. Write through
 :func:`insert_flows` (or a loader's own coded insert); read ``trade_flows``.
 """
 

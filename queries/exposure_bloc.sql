@@ -31,7 +31,7 @@ by_supplier AS (
         AND f.value_usd > 0
         AND ($include_intra OR x.id IS NULL)  -- intra-bloc flows
         AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE list_contains(list_transform($hs, lambda x: hs_code(x)), f.hs) END
+                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
     GROUP BY f.year, f.hs, f.exporter_id
 )
 SELECT

@@ -32,7 +32,7 @@ sums AS (
              OR f.exporter_id = (SELECT id FROM country_ids WHERE iso3 = $exporter))
         AND ($bloc IS NULL OR (me.id IS NOT NULL AND ($include_intra OR mi.id IS NULL)))
         AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE list_contains(list_transform($hs, lambda x: hs_code(x)), f.hs) END
+                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
     GROUP BY ALL
 )
 SELECT

@@ -40,7 +40,7 @@ WITH sums AS (
         AND ($importer IS NULL
              OR f.importer_id = (SELECT id FROM country_ids WHERE iso3 = $importer))
         AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE list_contains(list_transform($hs, lambda x: hs_code(x)), f.hs) END
+                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
     GROUP BY f.year, f.importer_id, f.hs
 )
 SELECT

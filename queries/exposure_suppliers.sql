@@ -19,7 +19,7 @@ WITH sums AS (
     WHERE f.year BETWEEN $year_min AND $year_max
         AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
         AND f.value_usd > 0
-        AND list_contains(list_transform($hs, lambda x: hs_code(x)), f.hs)
+        AND f.hs IN (SELECT hs_code(unnest($hs)))
     GROUP BY f.year, f.importer_id, f.hs, f.exporter_id
 )
 SELECT

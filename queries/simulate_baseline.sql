@@ -50,7 +50,7 @@ WITH sums AS (
         AND ($all_importers OR f.importer_id IN (
                 SELECT id FROM country_ids WHERE list_contains($importers, iso3)))
         AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE list_contains(list_transform($hs, lambda x: hs_code(x)), f.hs) END
+                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
     GROUP BY f.year, f.importer_id, f.hs
 )
 SELECT

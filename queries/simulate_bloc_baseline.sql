@@ -28,7 +28,7 @@ supplier AS (
         AND f.importer_id IN (SELECT id FROM ids)
         AND f.exporter_id NOT IN (SELECT id FROM ids)
         AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE list_contains(list_transform($hs, lambda x: hs_code(x)), f.hs) END
+                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
     GROUP BY f.year, f.hs, f.exporter_id
 )
 SELECT

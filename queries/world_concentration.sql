@@ -21,7 +21,7 @@ WITH by_exporter AS (
         AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
         AND f.value_usd > 0
         AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE list_contains(list_transform($hs, lambda x: hs_code(x)), f.hs) END
+                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
     GROUP BY f.year, f.hs, f.exporter_id
 ),
 by_product AS (

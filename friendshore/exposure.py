@@ -40,7 +40,7 @@ import polars as pl
 from friendshore._assets import query_sql
 from friendshore.errors import ParameterError
 from friendshore.flow_selection import FlowSelection, select_flows
-from friendshore.industries import IndustryMap, load_industries
+from friendshore.industries import REVISIONS, IndustryMap, load_industries
 from friendshore.registry import Registry, load_registry
 from friendshore.store import Store
 
@@ -491,6 +491,11 @@ def industry_exposure(
     if kwargs.get("hs") is not None:
         raise ParameterError("the industry level takes an industry, not HS codes")
     industries = industries or load_industries()
+    if industry is None:
+        # Every industry: only their inputs (in any revision) need product rows;
+        # the roll-up keeps those of the revision each year was loaded in.
+        codes = industry_codes(industries, None, REVISIONS)
+        kwargs["hs"] = sorted(set(codes["hs6"].to_list()))
     products = product_exposure(
         store, industry=industry, registry=registry, industries=industries, **kwargs
     )

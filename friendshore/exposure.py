@@ -7,9 +7,11 @@ The metric definitions are DESIGN.md's. For an importer j (or a bloc), a product
     prc_share        = Σ_{i ∈ concern} v_i / V          (the group --concern names)
     ally_share, partner_share, other_share              (registry tiers, as of t)
 
-DuckDB does the heavy part in ONE ``GROUP BY`` (Σv, Σv², count, arg-max, Σv per
-tier through a join to a tiny registered tiers table; ``queries/exposure_*.sql``),
-hands Arrow to Polars, and Polars turns the sums into ratios.
+DuckDB does the heavy part in ONE ``GROUP BY`` over the store's integer-coded flows
+(Σv, Σv², count, arg-max, Σv per tier, each flow's tier looked up by exporter id in a
+list built by :func:`tier_lookup`; ``queries/exposure_*.sql``), names countries and
+products only in the aggregated result, hands Arrow to Polars, and Polars turns the
+sums into ratios.
 
 Suppliers are every ``exporter`` code in ``trade_flows``, including the X-codes of
 unspecified areas (``XRW`` rest of world, ``X697`` Europe EFTA nes, …): they count
@@ -214,28 +216,23 @@ def exposure_frame(
         :data:`PRODUCT_COLUMNS` except ``concern`` and provenance, unsorted.
     """
     params = selection.params() | hs_params(hs)
+    if bloc is None:
+        lookup = tier_lookup(store, tiers, params["year_min"], params["year_max"])
+        raw = store.pl(
+            query_sql("exposure_product"), params | lookup | {"importer": importer}
+        )
+        return ratios(raw)
+    if members is None:
+        raise ParameterError(f"bloc {bloc!r} needs its members")
     store.register(TIERS_TABLE, coded_tiers(tiers))
+    store.register(MEMBERS_TABLE, members.with_columns(pl.col("year").cast(pl.Int16)))
     try:
-        if bloc is None:
-            lookup = tier_lookup(store, tiers, params["year_min"], params["year_max"])
-            raw = store.pl(
-                query_sql("exposure_product"),
-                params | lookup | {"importer": importer},
-            )
-        else:
-            if members is None:
-                raise ParameterError(f"bloc {bloc!r} needs its members")
-            store.register(
-                MEMBERS_TABLE, members.with_columns(pl.col("year").cast(pl.Int16))
-            )
-            try:
-                raw = store.pl(
-                    query_sql("exposure_bloc"),
-                    params | {"bloc": bloc, "include_intra": include_intra},
-                )
-            finally:
-                store.unregister(MEMBERS_TABLE)
+        raw = store.pl(
+            query_sql("exposure_bloc"),
+            params | {"bloc": bloc, "include_intra": include_intra},
+        )
     finally:
+        store.unregister(MEMBERS_TABLE)
         store.unregister(TIERS_TABLE)
     return ratios(raw)
 

@@ -40,7 +40,14 @@ def _insert(values: list[tuple[int, str, str, float]]):  # type: ignore[no-untyp
     return insert
 
 
-def _load(store: Store, sha: str, key: str, rows: list[tuple[int, str, str, float]]):  # type: ignore[no-untyped-def]
+def _load(
+    store: Store,
+    sha: str,
+    key: str,
+    rows: list[tuple[int, str, str, float]],
+    insert=None,
+):  # type: ignore[no-untyped-def]
+    """Record a load of ``rows`` (or run ``insert`` instead) under ``key``."""
     return store.record_load(
         source="test",
         file_name=f"{key}.csv",
@@ -48,7 +55,7 @@ def _load(store: Store, sha: str, key: str, rows: list[tuple[int, str, str, floa
         sha256=sha,
         dataset_key=key,
         target="trade_flows",
-        insert=_insert(rows),
+        insert=insert or _insert(rows),
     )
 
 
@@ -99,15 +106,7 @@ def test_failed_load_leaves_store_exactly_as_it_was(store: Store) -> None:
         raise ValueError("bad row")
 
     with pytest.raises(ValueError, match="bad row"):
-        store.record_load(
-            source="test",
-            file_name="k1.csv",
-            file_path="k1.csv",
-            sha256="zzz",
-            dataset_key="k1",
-            target="trade_flows",
-            insert=boom,
-        )
+        _load(store, "zzz", "k1", [], insert=boom)
     assert table_snapshot(store) == before
 
 
@@ -279,16 +278,8 @@ def test_a_new_area_code_gets_the_next_id_and_a_failed_load_none(store: Store) -
         raise ValueError("bad row")
 
     before = table_snapshot(store)
-    with pytest.raises(ValueError):
-        store.record_load(
-            source="test",
-            file_name="f.csv",
-            file_path="f.csv",
-            sha256="fff",
-            dataset_key="f",
-            target="trade_flows",
-            insert=failing,
-        )
+    with pytest.raises(ValueError, match="bad row"):
+        _load(store, "fff", "f", [], insert=failing)
     assert table_snapshot(store) == before
     with store.transaction() as con:
         insert_flow_rows(con, _flow_rows([(2022, "X991", "USA", "850511")]))

@@ -310,7 +310,8 @@ def rollup_industries(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFra
         Per (year, importer, industry): ``import_value_usd`` (Σ V_k),
         ``n_products`` (inputs with imports), each share and ``hhi`` as the
         V_k-weighted mean of the product figures, and the most exposed input
-        (``top_prc_hs6``, ``top_prc_share``: the largest concern value).
+        (``top_prc_hs6``, ``top_prc_share``: the largest concern value, ties to the
+        lower code; null when no input has any).
     """
     share_cols = [
         c
@@ -336,16 +337,24 @@ def rollup_industries(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFra
             w.sum().alias("import_value_usd"),
             pl.len().cast(pl.Int64).alias("n_products"),
             *[((pl.col(c) * w).sum() / w.sum()).alias(c) for c in share_cols],
+            # Ties go to the lower code, so the pick does not depend on row order;
+            # with no concern value at all there is no most exposed input (null).
             pl.col("hs6")
-            .sort_by("_concern_v", descending=True)
+            .sort_by("_concern_v", "hs6", descending=[True, False])
             .first()
             .alias("top_prc_hs6"),
             pl.col("prc_share")
-            .sort_by("_concern_v", descending=True)
+            .sort_by("_concern_v", "hs6", descending=[True, False])
             .first()
             .alias("top_prc_share"),
+            (pl.col("_concern_v").max() > 0).alias("_any_concern"),
             *[pl.col(c).first() for c in extra],
         )
+        .with_columns(
+            pl.when("_any_concern").then(pl.col(c)).alias(c)
+            for c in ("top_prc_hs6", "top_prc_share")
+        )
+        .drop("_any_concern")
         .sort(keys)
     )
     front = [*keys, "import_value_usd", "n_products"]

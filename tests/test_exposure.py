@@ -440,6 +440,35 @@ def test_industry_rollup_is_value_weighted() -> None:
     assert (row["top_prc_hs6"], row["top_prc_share"]) == ("850511", 0.6)
 
 
+def test_most_exposed_input_ties_to_the_lower_code_and_none_without_concern() -> None:
+    # JPN: two inputs with the same concern value (100 × 0.5 = 50 × 1.0): the lower
+    # code wins whatever the row order. KOR: no concern value at all: no input is
+    # "most exposed".
+    products = pl.DataFrame(
+        {
+            "year": [2022] * 4,
+            "importer": ["JPN", "JPN", "KOR", "KOR"],
+            "hs6": ["850511", "280530", "850511", "280530"],
+            "import_value_usd": [100.0, 50.0, 10.0, 20.0],
+            "prc_share": [0.5, 1.0, 0.0, 0.0],
+            "hhi": [1.0, 1.0, 1.0, 1.0],
+        }
+    )
+    codes = pl.DataFrame(
+        {"industry": ["magnets", "magnets"], "hs6": ["850511", "280530"]}
+    )
+    for frame in (products, products.reverse()):
+        rows = {r["importer"]: r for r in rollup_industries(frame, codes).to_dicts()}
+        assert (rows["JPN"]["top_prc_hs6"], rows["JPN"]["top_prc_share"]) == (
+            "280530",
+            1.0,
+        )
+        assert (rows["KOR"]["top_prc_hs6"], rows["KOR"]["top_prc_share"]) == (
+            None,
+            None,
+        )
+
+
 def test_industry_exposure_uses_the_industry_map(store: Store) -> None:
     # 850511 (magnets) and 280530 (rare-earth metals) are permanent-magnets inputs
     # in the bundled map; 010121 (horses) is in no industry.

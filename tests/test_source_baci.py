@@ -375,6 +375,18 @@ def _cases(tmp: Path) -> list[tuple[list[str | Path], str]]:
             "country_codes_V202501.csv; use the release's own country_codes file",
         )
     )
+    # codes the insert's lookup list cannot index: negative, and beyond every code
+    for sub, code in (("d2", "-4"), ("d3", "5000")):
+        p = _bad_csv(
+            tmp / sub, _with_line(4, f"2022,{code},842,720260,  0.001,  0.002")
+        )
+        cases.append(
+            (
+                [p],
+                f"Error: {p}, row 4, column 'i': country code {code} is not in "
+                "country_codes_V202501.csv; use the release's own country_codes file",
+            )
+        )
     # the V202201 file (381 = Italy) with the V202501 code file (Italy = 380)
     cases.append(
         (
@@ -525,6 +537,8 @@ _CASE_NAMES = [
     "bad-value",
     "bad-quantity",
     "unknown-code",
+    "negative-code",
+    "code-beyond-every-code",
     "other-release-codes",
     "year-mismatch",
     "hs6-too-long",
@@ -589,3 +603,8 @@ def test_namibia_iso2_na_is_a_value(tmp_path: Path) -> None:
     path.write_text(text.replace("516,Namibia,,NAM", "516,Namibia,NA,NAM"), "utf-8")
     codes = read_country_codes(path)
     assert (len(codes), codes[516]) == (238, "NAM")
+
+
+def test_every_bad_input_case_has_a_name(tmp_path: Path) -> None:
+    # The parametrised test runs one case per name: a case without one would not run.
+    assert len(_cases(tmp_path)) == len(_CASE_NAMES)

@@ -74,9 +74,10 @@ _EXPECTED_WHAT = {
     "q": "a finite number >= 0 (quantity in tonnes) or NA",
 }
 _MARK = -1  # id written where a code does not map; no real id is negative
-# The release's code map (BACI code -> the store's country id), bound as two list
+# The release's code map (BACI code -> the store's country id), bound as list
 # parameters (238 entries): no table to register or clean up, and nothing
-# formatted into the SQL text.
+# formatted into the SQL text. The insert indexes a list by code; the failure path
+# (_LOCATE_SQL) reads the pairs.
 _CODES_VIEW = "(SELECT unnest($codes) AS code, unnest($ids) AS id)"
 _COPY_CHUNK = 1 << 20
 
@@ -428,10 +429,11 @@ def read_country_codes(member: _Member | Path) -> dict[int, str]:
         if not any(c.strip() for c in row):
             continue
         raw = row[ci].strip() if ci < len(row) else ""
-        if not raw.isdigit():
+        # BACI's codes are UN M49 numbers (at most 3 digits); four are allowed.
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 4):
             raise SourceFormatError(
                 member.label,
-                f"expected a numeric country code, found {raw!r}",
+                f"expected a numeric country code of up to 4 digits, found {raw!r}",
                 row=line,
                 column="country_code",
             )
@@ -495,14 +497,18 @@ FROM (
         -- of 5 or 6 digits is a six-digit code, coded 6,000,000 + the number.
         CASE WHEN c.k BETWEEN 10000 AND 999999 THEN {6 * HS_BASE} + c.k
              ELSE {_MARK} END AS hs,
-        coalesce(m.id, {_MARK}) AS importer_id,
-        coalesce(e.id, {_MARK}) AS exporter_id,
+        -- country ids by BACI code: $ids_by_code[code + 1] (a list lookup is cheaper
+        -- than a join per flow); codes outside the list are marked.
+        CASE WHEN c.j BETWEEN 0 AND len($ids_by_code) - 1
+             THEN coalesce($ids_by_code[c.j + 1], {_MARK}) ELSE {_MARK} END
+            AS importer_id,
+        CASE WHEN c.i BETWEEN 0 AND len($ids_by_code) - 1
+             THEN coalesce($ids_by_code[c.i + 1], {_MARK}) ELSE {_MARK} END
+            AS exporter_id,
         c.v * 1000 AS v,  -- BACI values are thousands of USD
         CASE WHEN trim(c.q) IN ('NA', '') THEN NULL ELSE CAST(c.q AS DOUBLE) END AS q
     FROM read_csv($path, header = true, auto_detect = false, delim = ',',
                   quote = '"', columns = $columns) AS c
-    LEFT JOIN {_CODES_VIEW} AS e ON c.i = e.code
-    LEFT JOIN {_CODES_VIEW} AS m ON c.j = m.code
     -- The store's row order (see friendshore.store): each product's rows side by
     -- side (a year file is one year). Sorting on the product alone costs ~0.4 s
     -- less than the full key on a 10M-flow year and aggregates as fast; only
@@ -621,11 +627,20 @@ def _insert(
         "codes": list(codes),
         "ids": [ids[iso3] for iso3 in codes.values()],
     }
+    by_code: list[int | None] = [None] * (max(codes) + 1)
+    for code, iso3 in codes.items():
+        by_code[code] = ids[iso3]
     try:
         with _query_progress(con, f"Loading {item.data.name}", progress):
             (rows,) = con.execute(
                 _INSERT_SQL,
-                {**params, "hs_revision": item.hs_revision, "load_id": load_id},
+                {
+                    "path": params["path"],
+                    "columns": columns,
+                    "ids_by_code": by_code,
+                    "hs_revision": item.hs_revision,
+                    "load_id": load_id,
+                },
             ).fetchall()[0]
     except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
         raise _csv_error(con, exc, label, item, params) from None

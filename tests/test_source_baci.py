@@ -261,6 +261,21 @@ def test_identical_reload_is_a_noop(store: Store) -> None:
     assert store.fetchall("SELECT count(*) FROM loads") == [(1,)]
 
 
+def test_identical_file_under_another_name_is_a_noop_too(
+    store: Store, tmp_path: Path
+) -> None:
+    # Identical bytes are the same load whatever the file is called.
+    load_baci(store, [DATA25])
+    before = table_snapshot(store)
+    shutil.copy(CODES25, tmp_path / CODES25.name)
+    copy = tmp_path / "BACI_HS17_Y2022_V202501_copy.csv"
+    shutil.copy(DATA25, copy)
+    again = load_baci(store, [copy])
+    assert again[0].status == "unchanged"
+    assert "identical to BACI_HS17_Y2022_V202501.csv" in again[0].notes[0]
+    assert table_snapshot(store) == before
+
+
 def test_changed_file_and_later_release_replace_rows(
     store: Store, tmp_path: Path
 ) -> None:

@@ -156,23 +156,18 @@ def tier_lookup(
     (:data:`TIER_CODES`, 0 = other) of country ``id`` in ``year``: the queries look
     each flow's exporter up in it instead of joining a tiers table per row.
     """
-    ids = store.pl("SELECT id, iso3 FROM country_ids")
-    n_ids = int(ids["id"].max() or 0)
-    years = list(range(year_min, year_max + 1))
-    grid = pl.DataFrame(
-        {
-            "year": [y for y in years for _ in range(n_ids)],
-            "id": list(range(1, n_ids + 1)) * len(years),
-        },
-        schema={"year": pl.Int16, "id": pl.Int16},
+    ids = store.country_positions()
+    years = pl.DataFrame(
+        {"year": range(year_min, year_max + 1)}, schema={"year": pl.Int16}
     )
     codes = (
-        grid.join(ids.with_columns(pl.col("id").cast(pl.Int16)), on="id", how="left")
+        years.join(ids, how="cross")
         .join(coded_tiers(tiers), on=["year", "iso3"], how="left")
         .sort("year", "id")
         .get_column("tier_code")
         .fill_null(0)
     )
+    n_ids = ids.height
     return {"tier_codes": codes.to_list(), "n_ids": n_ids}
 
 

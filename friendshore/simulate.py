@@ -309,8 +309,6 @@ def _role_lookup(store: Store, rl: pl.DataFrame) -> dict[str, Any]:
     Role codes: 1 concern, 2 eligible without an override, 3 eligible with one, 0
     any other supplier — looked up per flow instead of joining a roles table.
     """
-    ids = store.pl("SELECT id, iso3 FROM country_ids ORDER BY id")
-    n = int(ids["id"].max() or 0)
     grp = pl.col("grp")
     coded = rl.select(
         "iso3",
@@ -325,12 +323,7 @@ def _role_lookup(store: Store, rl: pl.DataFrame) -> dict[str, Any]:
         .alias("role"),
         pl.col("ally").fill_null(False),
     )
-    full = (
-        pl.DataFrame({"id": list(range(1, n + 1))}, schema={"id": pl.Int16})
-        .join(ids.with_columns(pl.col("id").cast(pl.Int16)), on="id", how="left")
-        .join(coded, on="iso3", how="left")
-        .sort("id")
-    )
+    full = store.country_positions().join(coded, on="iso3", how="left").sort("id")
     return {
         "role_codes": full["role"].fill_null(0).to_list(),
         "ally_codes": full["ally"].fill_null(False).to_list(),

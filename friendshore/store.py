@@ -341,6 +341,20 @@ class Store:
             data = data.to_arrow()
         self.con.register(name, data)
 
+    def country_positions(self) -> pl.DataFrame:
+        """``id`` (Int16) 1..the largest id and its ``iso3`` (null if unused), by id.
+
+        Row ``id`` is position ``id`` of the per-country lookup lists the coded-flows
+        queries index by ``exporter_id`` (``list[exporter_id]``).
+        """
+        ids = self.pl("SELECT id, iso3 FROM country_ids")
+        n = int(ids["id"].max() or 0)
+        return (
+            pl.DataFrame({"id": range(1, n + 1)}, schema={"id": pl.Int16})
+            .join(ids.with_columns(pl.col("id").cast(pl.Int16)), on="id", how="left")
+            .sort("id")
+        )
+
     def temp_table(
         self, name: str, sql: str, params: Mapping[str, Any] | None = None
     ) -> None:

@@ -77,7 +77,7 @@ from friendshore import countries
 from friendshore.errors import SourceFormatError, UnknownNameError
 from friendshore.progress import ProgressFn, no_progress
 from friendshore.sources.csvfile import check_last_row, expand_paths
-from friendshore.store import HS_BASE, LoadResult, Store, country_ids, sha256_file
+from friendshore.store import LoadResult, Store, country_ids, sha256_file
 
 SOURCE = "comtrade"
 PREFER_CHOICES = ("imports", "exports")
@@ -718,9 +718,19 @@ def _insert(
     rank_t = "CASE WHEN t.basis = $pref THEN 0 ELSE 1 END"
     rank_n = "CASE WHEN n.basis = $pref THEN 0 ELSE 1 END"
     con.complete()  # DuckDB 2 refuses register() while a result is open
-    coded = _coded(con, frame)
-    con.register("_comtrade_new", coded.to_arrow())
+    codes = pl.concat([frame["exporter"], frame["importer"]]).unique().sort()
+    country_ids(con, codes.to_list())  # new area codes get ids first
+    con.register("_comtrade_rows", frame.to_arrow())
     try:
+        # The rows with the store's coded keys (see friendshore.store).
+        con.execute(
+            """CREATE OR REPLACE TEMP VIEW _comtrade_new AS
+               SELECT r.*, hs_code(r.hs6) AS hs, i.id AS importer_id,
+                      e.id AS exporter_id
+               FROM _comtrade_rows AS r
+               JOIN country_ids AS i ON i.iso3 = r.importer
+               JOIN country_ids AS e ON e.iso3 = r.exporter"""
+        ).fetchall()
         (superseded,) = con.execute(
             f"""SELECT count(*) FROM flows t JOIN _comtrade_new n ON {match}
                 WHERE {rank_t} > {rank_n}""",
@@ -745,30 +755,16 @@ def _insert(
                 ORDER BY n.year, n.hs, n.importer_id, n.exporter_id""",
             {**params, "load_id": load_id},
         ).fetchall()
+        # On an error the load's rollback drops the view with everything else.
+        con.execute("DROP VIEW _comtrade_new").fetchall()
     finally:
-        con.unregister("_comtrade_new")
+        con.unregister("_comtrade_rows")
     skipped = frame.height - int(inserted)
     if skipped:
         notes.append(f"{skipped} flows already stored (same or preferred side)")
     if superseded:
         notes.append(f"{superseded} stored {_other(preferred)}-side rows replaced")
     return int(inserted), years
-
-
-def _coded(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
-    """The rows with the store's coded keys (see :mod:`friendshore.store`)."""
-    codes = pl.concat([frame["exporter"], frame["importer"]]).unique().sort()
-    ids = country_ids(con, codes.to_list())
-    hs = pl.col("hs6")
-    return frame.with_columns(
-        (hs.str.len_chars() * HS_BASE + hs.cast(pl.Int32)).cast(pl.Int32).alias("hs"),
-        pl.col("importer")
-        .replace_strict(ids, return_dtype=pl.Int16)
-        .alias("importer_id"),
-        pl.col("exporter")
-        .replace_strict(ids, return_dtype=pl.Int16)
-        .alias("exporter_id"),
-    )
 
 
 def _other(basis: str) -> str:

@@ -265,28 +265,30 @@ class Store:
             )
         self._sync_countries()
 
+    def _stored_version(self) -> int | None:
+        """The schema version in ``meta`` (None: no row); CatalogException: no meta."""
+        rows = self.con.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchall()
+        return int(rows[0][0]) if rows else None
+
     def _version(self) -> int | None:
         """The stored schema version; None for a new (empty) file."""
         try:
-            rows = self.con.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchall()
+            return self._stored_version()
         except duckdb.CatalogException:
             return None
-        return int(rows[0][0]) if rows else None
 
     def _check_version(self) -> None:
         try:
-            rows = self.con.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchall()
+            version = self._stored_version()
         except duckdb.CatalogException:
             raise StoreError(
                 f"{self.path} is a DuckDB file but not a friendshore store"
             ) from None
-        if rows and int(rows[0][0]) > SCHEMA_VERSION:
+        if version is not None and version > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path} has schema version {rows[0][0]}; this friendshore "
+                f"{self.path} has schema version {version}; this friendshore "
                 f"reads up to {SCHEMA_VERSION}. Upgrade friendshore."
             )
 

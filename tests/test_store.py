@@ -287,3 +287,12 @@ def test_a_new_area_code_gets_the_next_id_and_a_failed_load_none(store: Store) -
         (top + 1,)
     ]
     assert store.fetchall("SELECT exporter FROM trade_flows") == [("X991",)]
+
+
+def test_a_store_from_a_newer_friendshore_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "new.duckdb"
+    with Store(db) as store:
+        store.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="schema version 99; this friendshore"):
+            Store(db, read_only=read_only)

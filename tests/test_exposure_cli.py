@@ -186,3 +186,35 @@ def test_world_concentration_trend_and_flags_commands(cli, flows_db: Path) -> No
     rows = {x["hs6"]: x for x in _csv(r.stdout)}
     assert rows["280530"]["crma_flag"] == "true"
     assert rows["850511"]["crma_flag"] == "false"
+
+
+def test_a_table_to_a_pipe_keeps_every_column_whole(cli, flows_db: Path) -> None:  # type: ignore[no-untyped-def]
+    # Without a terminal rich assumes 80 columns and squeezed the 17 columns of the
+    # product table to "…": redirected to a file the table keeps its natural width.
+    r = cli("exposure", "--importer", "USA", "--hs", "850511", "--year", "2022")
+    assert r.exit_code == 0, r.stderr
+    header = next(line for line in r.stdout.splitlines() if "importer" in line)
+    for name in ("import_value_usd", "top_supplier_share", "partner_share", "vintage"):
+        assert f" {name} " in header
+    assert "…" not in r.stdout
+    assert len(header) > 200
+
+
+def test_an_empty_result_says_so_on_stderr(cli, flows_db: Path) -> None:  # type: ignore[no-untyped-def]
+    # USA imported no 280530 in 2021: the header is still written, and stderr says
+    # what matched nothing.
+    r = cli(
+        "exposure", "--importer", "USA", "--hs", "280530", "--year", "2021", "-f", "csv"
+    )
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith("year,importer,hs6,")
+    assert _csv(r.stdout) == []
+    assert r.stderr == (
+        "exposure: no rows match (importer USA; hs 280530; year 2021); "
+        "`friendshore info` lists the loaded years, sources and products\n"
+    )
+    # A result with rows has no such note.
+    r = cli(
+        "exposure", "--importer", "USA", "--hs", "280530", "--year", "2022", "-f", "csv"
+    )
+    assert r.exit_code == 0 and r.stderr == ""

@@ -184,3 +184,22 @@ def test_missing_store_is_a_usage_error(cli, tmp_path) -> None:
     result = cli("simulate", scenario(tmp_path, "x"))
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: No store at ")
+
+
+def test_a_scenario_that_matches_no_flows_is_named_on_stderr(
+    cli, loaded, tmp_path
+) -> None:
+    # FRA imports nothing in the fixture: the other scenario still has its
+    # row, and stderr names the file and the scenario that found nothing.
+    empty = tmp_path / "fra.toml"
+    empty.write_text(
+        MAGNETS.format(name="fra", share=0.2).replace('"USA"', '"FRA"'),
+        encoding="utf-8",
+    )
+    result = cli("simulate", scenario(tmp_path, "cap20"), empty, "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert [r["scenario"] for r in rows(result.stdout)] == ["cap20"]
+    assert result.stderr == (
+        f"{empty}: scenario 'fra' matched no trade flows (importer FRA, 2022, "
+        "HS 850511); `friendshore info` lists the loaded years and products\n"
+    )

@@ -134,7 +134,21 @@ def _emit(
 ) -> None:
     extra = {"registry_version": registry.version} if registry is not None else None
     meta = export.provenance(command, params, loads, extra=extra)
-    emit(df, fmt, out, title=command, metadata=meta)
+    emit(df, fmt, out, title=command, metadata=meta, empty=_empty_note(command, params))
+
+
+def _empty_note(command: str, params: dict[str, Any]) -> str:
+    """What an empty result selected, for the note on stderr."""
+    asked = [
+        f"{key} {', '.join(map(str, value)) if isinstance(value, list) else value}"
+        for key in ("importer", "bloc", "industry", "hs", "year", "years", "source")
+        if (value := params.get(key)) not in (None, [], "")
+    ]
+    what = f" ({'; '.join(asked)})" if asked else ""
+    return (
+        f"{command}: no rows match{what}; "
+        "`friendshore info` lists the loaded years, sources and products"
+    )
 
 
 @app.command()

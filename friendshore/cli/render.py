@@ -35,6 +35,21 @@ OutOpt = Annotated[
 
 _stdout = Console(soft_wrap=False)
 
+# A table printed to a file or a pipe keeps its natural width (up to this), instead of
+# squeezing every column to "…" at the 80 columns rich assumes without a terminal.
+_MAX_FILE_WIDTH = 2000
+
+
+def _print_table(console: Console, table: Table) -> None:
+    """Print a table: at the terminal's width, or at its natural width elsewhere."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    wide = console.options.update_width(_MAX_FILE_WIDTH)
+    width = max(console.width, console.measure(table, options=wide).maximum)
+    # print(width=…) cannot exceed the console's own width: a console of that width.
+    Console(file=console.file, width=width, soft_wrap=False).print(table)
+
 
 def _fmt_cell(value: Any, dtype: pl.DataType) -> str:
     if value is None:
@@ -64,8 +79,16 @@ def emit(
     *,
     title: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    empty: str | None = None,
 ) -> None:
-    """Print or write one table in the chosen format."""
+    """Print or write one table in the chosen format.
+
+    ``empty``: a note for stderr when the table has no rows (what matched nothing and
+    where to look), so an empty result is never silent; the table itself is still
+    written (a CSV header, ``[]``, an empty Parquet file).
+    """
+    if empty is not None and df.height == 0:
+        typer.echo(empty, err=True)
     if fmt is Format.parquet:
         if out is None:
             raise ParameterError("--format parquet needs --out FILE")
@@ -74,10 +97,10 @@ def emit(
         return
     if fmt is Format.table:
         if out is not None:
-            console = Console(file=out.open("w", encoding="utf-8"), width=200)
-            console.print(rich_table(df, title))
+            with out.open("w", encoding="utf-8") as fh:
+                _print_table(Console(file=fh, soft_wrap=False), rich_table(df, title))
             return
-        _stdout.print(rich_table(df, title))
+        _print_table(_stdout, rich_table(df, title))
         return
     text = export.to_csv(df) if fmt is Format.csv else export.to_json(df) + "\n"
     if out is not None:
@@ -97,7 +120,7 @@ def emit_many(
     """Print several named tables (``info``): JSON object, CSV sections, or files."""
     if fmt is Format.table and out is None:
         for name, df in tables.items():
-            _stdout.print(rich_table(df, name))
+            _print_table(_stdout, rich_table(df, name))
         return
     if fmt is Format.json:
         import json

@@ -6,6 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 
 from friendshore import export
@@ -178,4 +179,31 @@ def simulate(
                 "scenarios": [scenario_lib.as_dict(sc) for sc in scenarios],
             },
         )
+    for note in _unmatched(scenarios, table):
+        typer.echo(note, err=True)
     emit(table, fmt, out, title="simulate", metadata=meta)
+
+
+def _unmatched(
+    scenarios: list[scenario_lib.Scenario], table: pl.DataFrame
+) -> list[str]:
+    """One stderr note per scenario that found no trade flows (never a silent gap)."""
+    found = set(table.get_column("scenario").to_list())
+    notes = []
+    for sc in scenarios:
+        if sc.name in found:
+            continue
+        products = (
+            f"industry {sc.industry}"
+            if sc.industry is not None
+            else "every product"
+            if sc.all_products
+            else "HS " + ", ".join(sc.hs)
+        )
+        year = "the latest year" if sc.year is None else str(sc.year)
+        notes.append(
+            f"{sc.source}: scenario {sc.name!r} matched no trade flows "
+            f"(importer {sc.importer_label}, {year}, {products}); "
+            "`friendshore info` lists the loaded years and products"
+        )
+    return notes

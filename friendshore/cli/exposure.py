@@ -137,11 +137,16 @@ def _emit(
     emit(df, fmt, out, title=command, metadata=meta, empty=_empty_note(command, params))
 
 
+# The selection parameters an empty-result note names, in this order.
+_ASKED = ("importer", "bloc", "industry", "hs", "commodity", "stage", "edition")
+_ASKED += ("year", "years", "from", "to", "source")
+
+
 def _empty_note(command: str, params: dict[str, Any]) -> str:
     """What an empty result selected, for the note on stderr."""
     asked = [
         f"{key} {', '.join(map(str, value)) if isinstance(value, list) else value}"
-        for key in ("importer", "bloc", "industry", "hs", "year", "years", "source")
+        for key in _ASKED
         if (value := params.get(key)) not in (None, [], "")
     ]
     what = f" ({'; '.join(asked)})" if asked else ""

@@ -201,9 +201,10 @@ def _unmatched(
             else "HS " + ", ".join(sc.hs)
         )
         year = "the latest year" if sc.year is None else str(sc.year)
+        who = f"bloc {sc.bloc}" if sc.bloc is not None else f"importer {sc.importer}"
         notes.append(
             f"{sc.source}: scenario {sc.name!r} matched no trade flows "
-            f"(importer {sc.importer_label}, {year}, {products}); "
+            f"({who}, {year}, {products}); "
             "`friendshore info` lists the loaded years and products"
         )
     return notes

@@ -39,6 +39,7 @@ from typing import Any
 
 import polars as pl
 
+from friendshore import countries
 from friendshore._assets import query_sql
 from friendshore.errors import ParameterError
 from friendshore.flow_selection import FlowSelection, select_flows
@@ -565,15 +566,22 @@ class _Context:
 
 
 def normalise_importer(importer: str | None) -> str | None:
-    """Upper-case ISO3 (or X-code); anything else is a ParameterError."""
+    """Upper-case ISO3 (or X-code) of a known country or area; else a ParameterError.
+
+    A known code with no imports in the store gives an empty result, a typo (``XXX``,
+    ``UK``) an error: an empty table must not be the answer to a misspelt code.
+    """
     if importer is None:
         return None
     code = importer.strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}|X\d{3}", code):
-        raise ParameterError(
-            f"importer {importer!r}: expected an ISO 3166 alpha-3 code such as USA"
-        )
-    return code
+    if re.fullmatch(r"[A-Z]{3}|X\d{3}", code) and countries.is_known(code):
+        return code
+    guess = countries.normalise(importer)
+    hint = f" Did you mean {guess!r}?" if guess and guess != code else ""
+    raise ParameterError(
+        f"importer {importer!r}: unknown country, expected an ISO 3166 alpha-3 code "
+        f"such as USA.{hint}"
+    )
 
 
 # Public functions that live in sibling modules, reachable from here too

@@ -114,6 +114,16 @@ def test_parquet_carries_provenance(cli, flows_db: Path, tmp_path: Path) -> None
             ["exposure", "--year", "2022", "--years", "2021:2022"],
             "Error: give either --year or --years, not both\n",
         ),
+        (
+            ["exposure", "--importer", "XXX"],
+            "Error: importer 'XXX': unknown country, expected an ISO 3166 alpha-3 "
+            "code such as USA.\n",
+        ),
+        (
+            ["flags", "--importer", "uk"],
+            "Error: importer 'uk': unknown country, expected an ISO 3166 alpha-3 "
+            "code such as USA. Did you mean 'GBR'?\n",
+        ),
         (["concentration", "--stage", "mine"], "Error: --stage needs --production\n"),
         (
             ["concentration", "--production", "--hs", "850511"],

@@ -92,3 +92,45 @@ def test_env_var_selects_the_store(
 def test_every_command_is_in_the_readme(name: str) -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert f"`friendshore {name}`" in readme, f"README lacks `friendshore {name}`"
+
+
+def _wide_table() -> object:
+    import polars as pl
+
+    from friendshore.cli.render import rich_table
+
+    names = [f"column_number_{i}" for i in range(8)]
+    return rich_table(pl.DataFrame({n: [1.5] for n in names}), "wide")
+
+
+def test_a_wide_table_off_a_terminal_keeps_its_natural_width(capsys) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from rich.console import Console
+
+    from friendshore.cli.render import _print_table
+
+    out = io.StringIO()
+    _print_table(Console(file=out, width=60), _wide_table())  # type: ignore[arg-type]
+    header = out.getvalue().splitlines()[2]
+    # 8 columns of 15 characters, one space either side, 9 borders: 145 > 60, nothing cut.
+    assert all(f" column_number_{i} " in header for i in range(8))
+    assert len(header) == 8 * (15 + 2) + 9
+    assert capsys.readouterr().err == ""
+
+
+def test_a_table_wider_than_the_terminal_says_how_to_see_it_whole(capsys) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from rich.console import Console
+
+    from friendshore.cli.render import _print_table
+
+    out = io.StringIO()
+    console = Console(file=out, width=60, force_terminal=True, color_system=None)
+    _print_table(console, _wide_table())  # type: ignore[arg-type]
+    assert max(len(line) for line in out.getvalue().splitlines()) == 60  # squeezed
+    assert capsys.readouterr().err == (
+        "(the table needs 145 columns, the terminal has 60: pipe it to `less -S`, "
+        "or use --format csv)\n"
+    )

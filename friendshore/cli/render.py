@@ -42,11 +42,18 @@ _MAX_FILE_WIDTH = 2000
 
 def _print_table(console: Console, table: Table) -> None:
     """Print a table: at the terminal's width, or at its natural width elsewhere."""
+    wide = console.options.update_width(_MAX_FILE_WIDTH)
+    natural = console.measure(table, options=wide).maximum
     if console.is_terminal:
         console.print(table)
+        if natural > console.width:
+            typer.echo(
+                f"(the table needs {natural} columns, the terminal has "
+                f"{console.width}: pipe it to `less -S`, or use --format csv)",
+                err=True,
+            )
         return
-    wide = console.options.update_width(_MAX_FILE_WIDTH)
-    width = max(console.width, console.measure(table, options=wide).maximum)
+    width = max(console.width, natural)
     # print(width=…) cannot exceed the console's own width: a console of that width.
     Console(file=console.file, width=width, soft_wrap=False).print(table)
 

@@ -129,6 +129,8 @@ def simulate(
       friendshore simulate --importer USA --industry batteries --max-concern-share 0
 
       friendshore simulate a.toml b.toml --level industry --format parquet --out s.parquet
+
+      friendshore simulate --importer USA --industry all --max-concern-share 0.1 --draws 1000 --capacity-range 0.1 0.5
     """
     reg = load_registry(registry)
     ind = load_industries()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +77,32 @@ def table_snapshot(store: Store) -> dict[str, list[tuple[object, ...]]]:
             store.fetchall(f"SELECT * FROM {table}"), key=lambda r: tuple(map(str, r))
         )
     return out
+
+
+@contextmanager
+def holding(db: Path, *, read_only: bool) -> Iterator[int]:
+    """Another process keeps the store open (PID yielded) until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import sys
+            from friendshore.store import Store
+            s = Store({str(db)!r}, read_only={read_only})
+            print("ready", flush=True)
+            sys.stdin.read()
+            s.close()
+            """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        yield holder.pid
+    finally:
+        holder.communicate("")
+    assert holder.returncode == 0

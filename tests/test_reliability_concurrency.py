@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,39 +21,10 @@ import pytest
 from friendshore.sources.comtrade import load_comtrade
 from friendshore.store import Store
 
-from .conftest import ROOT, SOURCES, table_snapshot
+from .conftest import ROOT, SOURCES, holding, table_snapshot
 
 GALLIUM = SOURCES / "comtrade" / "gallium_trade_data.csv"
 USGS = SOURCES / "usgs" / "mcs2024" / "mcs2024-galli_world.csv"
-
-
-@contextmanager
-def holding(db: Path, *, read_only: bool) -> Iterator[int]:
-    """Another process keeps the store open (PID yielded) until the block ends."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-            import sys
-            from friendshore.store import Store
-            s = Store({str(db)!r}, read_only={read_only})
-            print("ready", flush=True)
-            sys.stdin.read()
-            s.close()
-            """),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready"
-        yield holder.pid
-    finally:
-        holder.communicate("")
-    assert holder.returncode == 0
 
 
 def run_all(db: Path, *commands: list[str]) -> list[tuple[int, str, str, int]]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +16,7 @@ from friendshore.store import (
     insert_flow_rows,
 )
 
-from .conftest import table_snapshot
+from .conftest import holding, table_snapshot
 
 
 def _insert(values: list[tuple[int, str, str, float]]):  # type: ignore[no-untyped-def]
@@ -136,30 +133,11 @@ def test_not_a_friendshore_store(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_second_writer_gets_a_clear_busy_error(db_path: Path) -> None:
     Store(db_path).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-            import sys, time
-            from friendshore.store import Store
-            s = Store({str(db_path)!r})
-            print("ready", flush=True)
-            sys.stdin.read()
-        """),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(StoreBusyError, match=rf"in use by PID {holder.pid}"):
-            Store(db_path)
-    finally:
-        holder.communicate("")
-    assert holder.returncode == 0
+    with (
+        holding(db_path, read_only=False) as pid,
+        pytest.raises(StoreBusyError, match=rf"in use by PID {pid}"),
+    ):
+        Store(db_path)
     Store(db_path).close()  # free again once the holder is gone
     assert db_path.exists()
 

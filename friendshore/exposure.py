@@ -127,11 +127,57 @@ def members_frame(registry: Registry, group: str, years: Sequence[int]) -> pl.Da
 
 
 def industry_codes(
+    industries: IndustryMap,
+    industry: str | None,
+    revisions: Sequence[str],
+    *,
+    include_broader: bool = False,
+) -> pl.DataFrame:
+    """``industry, hs6, hs_revision`` of an industry (all when ``None``) in every
+    revision given; codes broader than the input left out unless ``include_broader``."""
+    frames = [
+        industries.products(industry, rev, include_broader=include_broader)
+        for rev in revisions
+    ]
+    return (
+        pl.concat(frames)
+        .select("industry", "hs6", "hs_revision")
+        .unique()
+        .sort("industry", "hs_revision", "hs6")
+    )
+
+
+def left_out(
     industries: IndustryMap, industry: str | None, revisions: Sequence[str]
 ) -> pl.DataFrame:
-    """``industry, hs6`` of an industry (all when ``None``) in every revision given."""
-    frames = [industries.products(industry, rev) for rev in revisions]
-    return pl.concat(frames).select("industry", "hs6").unique().sort("industry", "hs6")
+    """``industry, hs_revision, left_out_hs6``: the codes a roll-up leaves out as
+    broader than the input (comma-separated), per industry and revision."""
+    frames = [industries.broader(industry, rev) for rev in revisions]
+    return (
+        pl.concat(frames)
+        .group_by("industry", "hs_revision")
+        .agg(pl.col("hs6").sort().str.join(", ").alias("left_out_hs6"))
+    )
+
+
+def _in_revision(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFrame:
+    """Product rows joined with the industry codes of the row's own HS revision.
+
+    A code means different goods in different revisions (811292 lost hafnium and
+    rhenium in HS2022), so a row counts for an industry only where the code is the
+    industry's in the revision that row was loaded in (a year whose sources mix
+    revisions carries ``HS2017+HS2022``: either will do).
+    """
+    if "hs_revision" not in products.columns or "hs_revision" not in codes.columns:
+        return products.join(
+            codes.select("industry", "hs6").unique(), on="hs6", how="inner"
+        )
+    coded = codes.select("industry", "hs6", pl.col("hs_revision").alias("_code_rev"))
+    return (
+        products.join(coded, on="hs6", how="inner")
+        .filter(pl.col("hs_revision").str.split("+").list.contains(pl.col("_code_rev")))
+        .drop("_code_rev")
+    )
 
 
 # -- the engine ----------------------------------------------------------------------
@@ -298,7 +344,9 @@ def rollup_industries(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFra
         Product rows (:func:`exposure_frame` output, optionally with
         ``lookthrough_prc_share`` and provenance).
     codes
-        ``industry, hs6``: the inputs of each industry (a product may feed several).
+        ``industry, hs6`` [``hs_revision``]: the inputs of each industry (a product
+        may feed several); with ``hs_revision`` on both sides a row counts only for
+        the codes of its own revision.
 
     Returns
     -------
@@ -324,7 +372,7 @@ def rollup_industries(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFra
     ]
     w = pl.col("import_value_usd")
     keys = ["year", "importer", "industry"]
-    joined = products.join(codes.select("industry", "hs6"), on="hs6", how="inner")
+    joined = _in_revision(products, codes)
     extra = [c for c in ("concern", *PROVENANCE_COLUMNS) if c in products.columns]
     out = (
         joined.with_columns((w * pl.col("prc_share")).alias("_concern_v"))
@@ -381,6 +429,7 @@ def product_exposure(
     registry: Registry | None = None,
     industries: IndustryMap | None = None,
     source: str | None = None,
+    include_broader: bool = False,
 ) -> pl.DataFrame:
     """Exposure per (year, importer or bloc, hs6).
 
@@ -408,6 +457,11 @@ def product_exposure(
         Injected reference data (default: the bundled ones).
     source
         Use only this source (see :mod:`friendshore.flow_selection`).
+    include_broader
+        Also count an industry's codes that are broader than its inputs in the
+        data's revision (``scope = broader`` in the industry map: HS2017 854140
+        holds PV cells and modules beside the infrared detectors of ``optics``);
+        left out by default.
 
     Returns
     -------
@@ -441,6 +495,7 @@ def product_exposure(
         industries=industries,
         source=source,
         need_industries=lookthrough,
+        include_broader=include_broader,
     )
     df = exposure_frame(
         store,
@@ -457,7 +512,10 @@ def product_exposure(
 
         assert ctx.industries is not None
         upstream = pl.concat(
-            [ctx.industries.upstream(rev) for rev in ctx.selection.revisions]
+            [
+                ctx.industries.upstream(rev, include_broader=include_broader)
+                for rev in ctx.selection.revisions
+            ]
         ).unique()
         df = add_lookthrough(
             store,
@@ -468,7 +526,15 @@ def product_exposure(
             members=ctx.members,
             include_intra=include_intra,
         )
-    return with_provenance(df, ctx.selection, concern)
+    out = with_provenance(df, ctx.selection, concern)
+    if ctx.codes is not None:
+        # Each year keeps only the codes of the revision it was loaded in.
+        out = (
+            _in_revision(out, ctx.codes)
+            .drop("industry")
+            .unique(["year", "importer", "hs6"], maintain_order=True)
+        )
+    return out
 
 
 def industry_exposure(
@@ -483,8 +549,10 @@ def industry_exposure(
 
     Takes the keyword arguments of :func:`product_exposure` (except ``hs``);
     ``industry=None`` gives every industry of the map. Each share and ``hhi`` is
-    the import-value-weighted mean over the industry's HS6 inputs
-    (:func:`rollup_industries`).
+    the import-value-weighted mean over the industry's HS6 inputs in the revision
+    each year was loaded in (:func:`rollup_industries`). ``left_out_hs6`` names
+    the codes left out as broader than the industry's inputs in that revision
+    (``include_broader=True`` counts them).
 
     Examples
     --------
@@ -493,10 +561,11 @@ def industry_exposure(
     if kwargs.get("hs") is not None:
         raise ParameterError("the industry level takes an industry, not HS codes")
     industries = industries or load_industries()
+    broader = bool(kwargs.get("include_broader"))
     if industry is None:
         # Every industry: only their inputs (in any revision) need product rows;
         # the roll-up keeps those of the revision each year was loaded in.
-        codes = industry_codes(industries, None, REVISIONS)
+        codes = industry_codes(industries, None, REVISIONS, include_broader=broader)
         kwargs["hs"] = sorted(set(codes["hs6"].to_list()))
     products = product_exposure(
         store, industry=industry, registry=registry, industries=industries, **kwargs
@@ -504,7 +573,28 @@ def industry_exposure(
     revisions = sorted(
         {r for v in products["hs_revision"].unique().to_list() for r in v.split("+")}
     ) or ["HS2017"]
-    return rollup_industries(products, industry_codes(industries, industry, revisions))
+    codes = industry_codes(industries, industry, revisions, include_broader=broader)
+    out = rollup_industries(products, codes)
+    if broader:
+        return out.with_columns(pl.lit(None, dtype=pl.String).alias("left_out_hs6"))
+    # Say which codes were left out, per the revision(s) of each row's year.
+    gone = left_out(industries, industry, revisions)
+    keyed = out.with_columns(
+        pl.col("hs_revision").str.split("+").alias("_rev")
+    ).explode("_rev")
+    noted = (
+        keyed.join(
+            gone.rename({"hs_revision": "_rev"}),
+            on=["industry", "_rev"],
+            how="left",
+        )
+        .group_by(["year", "importer", "industry"], maintain_order=True)
+        .agg(pl.col("left_out_hs6").drop_nulls().str.join(", "))
+        .with_columns(
+            pl.when(pl.col("left_out_hs6") != "").then(pl.col("left_out_hs6"))
+        )
+    )
+    return out.join(noted, on=["year", "importer", "industry"], how="left")
 
 
 # -- wiring -------------------------------------------------------------------------
@@ -521,6 +611,7 @@ class _Context:
         self.importer: str | None = None
         self.registry: Registry
         self.industries: IndustryMap | None = None
+        self.codes: pl.DataFrame | None = None  # industry, hs6, hs_revision
 
     @classmethod
     def build(
@@ -540,6 +631,7 @@ class _Context:
         industries: IndustryMap | None,
         source: str | None,
         need_industries: bool = False,
+        include_broader: bool = False,
     ) -> _Context:
         ctx = cls()
         if importer is not None and bloc is not None:
@@ -560,7 +652,13 @@ class _Context:
         ctx.hs = parse_hs(hs)
         if industry is not None:
             assert ctx.industries is not None
-            codes = industry_codes(ctx.industries, industry, ctx.selection.revisions)
+            codes = industry_codes(
+                ctx.industries,
+                industry,
+                ctx.selection.revisions,
+                include_broader=include_broader,
+            )
+            ctx.codes = codes
             ctx.hs = sorted(set(codes["hs6"].to_list()))
         return ctx
 

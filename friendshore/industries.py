@@ -1,29 +1,38 @@
-"""Defense-critical industries → HS6 inputs, with upstream links and concordance.
+"""Defense-critical industries → HS6 inputs, with upstream links and HS revisions.
 
-INTERFACE CONTRACT (implemented in issue 3; the exposure and scenario engines code
-against exactly these names):
+INTERFACE CONTRACT (the exposure and scenario engines code against these names):
 
 * ``load_industries() -> IndustryMap``
 * ``IndustryMap.names() -> list[str]`` — e.g. ``permanent-magnets``, ``batteries``.
-* ``IndustryMap.products(industry: str | None = None, hs_revision: str = "HS2017")
-  -> pl.DataFrame`` with columns ``industry, hs6, hs_revision, material, stage,
-  source`` — codes expressed in the requested revision (via the concordance);
-  ``industry=None`` gives every industry. Unknown industry → ``UnknownNameError``.
-* ``IndustryMap.upstream(hs_revision: str = "HS2017") -> pl.DataFrame`` with
-  columns ``hs6, upstream_hs6`` — the upstream inputs of each product, used by the
-  look-through exposure (one level; the engine follows the chain).
+* ``IndustryMap.products(industry: str | None = None, hs_revision: str = "HS2017",
+  *, include_broader: bool = False) -> pl.DataFrame`` with columns ``industry, hs6,
+  hs_revision, material, stage, source, scope`` — codes expressed in the requested
+  revision; ``industry=None`` gives every industry. Unknown industry →
+  ``UnknownNameError``. Rows of ``scope = broader`` are left out unless asked.
+* ``IndustryMap.broader(industry, hs_revision)`` — the rows left out, with a note
+  saying what else each code holds (for the "left out" notes and columns).
+* ``IndustryMap.upstream(hs_revision: str = "HS2017", *, include_broader=False)
+  -> pl.DataFrame`` with columns ``hs6, upstream_hs6`` — the upstream inputs of each
+  product, used by the look-through exposure (one level; the engine follows the chain).
 * ``IndustryMap.commodities() -> pl.DataFrame`` — ``material, commodity`` mapping
   industry-map materials to USGS commodity names (as stored in ``production``).
 
-The map is authored in HS2022, the finest of the three revisions (``data/
-industries/inputs.csv``, ``upstream.csv``); ``concordance.csv`` links every
-mapped code to its HS2017 and HS2012 counterparts. Where HS2022 split an HS2017
-code (811292 lost hafnium to 811231 and rhenium to 811241; 854140, 360300,
-810600 and 810920 were split), the HS2022 codes collapse into the one older
-code, and an industry lists it once, its materials joined (``"hafnium,
-niobium, rhenium, vanadium"``). ``material`` is therefore a comma-separated
-list where one HS6 code covers several materials; ``commodities()`` maps each
-single material.
+The map is authored in HS2022, the finest revision (``data/industries/inputs.csv``,
+``upstream.csv``). Every earlier revision, HS1992 to HS2017, is reached through the
+UN Statistics Division's HS2022 correlation tables (``hs_correlation.csv``, the rows
+the map uses): an HS2022 code maps to its correlated earlier codes (for an n:n code,
+to the one UNSD's conversion table picks). Where several HS2022 codes fall into one
+earlier code (811292 took in hafnium 811231 and rhenium 811241 before HS2022;
+854140 held LEDs and PV cells and modules beside 854149), an industry lists the earlier
+code once, its materials joined.
+
+Scope. A code is ``broader`` for an industry when it holds much that is not the
+industry's input, and it is then left out of baskets and roll-ups unless
+``include_broader``. Two routes: the author marks it in ``inputs.csv`` (282560 is
+germanium oxides *and zirconium dioxide*), or the revision makes it so: an earlier code
+that UNSD's conversion table names as the main counterpart of an HS2022 code the
+industry does not list (HS2017 854140 for ``optics``, which lists only 854149). Waste
+and scrap (incl. HS2022 heading 8549) never makes a code broader.
 """
 
 from __future__ import annotations
@@ -41,13 +50,19 @@ import polars as pl
 from friendshore._assets import data_path
 from friendshore.errors import ReferenceDataError, UnknownNameError
 
+AUTHORED = "HS2022"
 REVISIONS = (
+    "HS1992",
+    "HS1996",
+    "HS2002",
+    "HS2007",
     "HS2012",
     "HS2017",
     "HS2022",
-)  # oldest first; concordance steps between neighbours
+)  # oldest first
 STAGES = ("ore", "processed", "component", "end item")  # upstream → downstream
 RELATIONS = ("one-to-one", "one-to-many", "many-to-one", "many-to-many")
+SCOPES = ("exact", "broader")
 
 PRODUCT_SCHEMA = {
     "industry": pl.String,
@@ -56,6 +71,7 @@ PRODUCT_SCHEMA = {
     "material": pl.String,
     "stage": pl.String,
     "source": pl.String,
+    "scope": pl.String,
 }
 
 
@@ -80,19 +96,18 @@ class Input:
     stage: str
     source: str
     note: str = ""
+    scope: str = "exact"
 
 
 @dataclass(frozen=True)
-class Link:
-    """One concordance row between adjacent HS revisions."""
+class Correlation:
+    """One UNSD correlation row: HS2022 ``hs2022`` ↔ ``hs6`` of ``revision``."""
 
-    from_revision: str
-    from_hs6: str
-    to_revision: str
-    to_hs6: str
-    relation: str
-    source: str
-    note: str = ""
+    revision: str
+    hs2022: str
+    hs6: str
+    relationship: str  # 1:1 | 1:n | n:1 | n:n, read HS2022 : earlier
+    conversion: bool  # UNSD's conversion table picks ``hs6`` for ``hs2022``
 
 
 def _rows(name: str) -> list[tuple[int, dict[str, str]]]:
@@ -110,31 +125,37 @@ def _split_materials(text: str) -> list[str]:
     return [m.strip() for m in text.split(",") if m.strip()]
 
 
+def _is_waste(hs2022: str) -> bool:
+    """HS2022 waste and scrap (incl. heading 8549): never makes a code broader."""
+    if hs2022.startswith("8549"):
+        return True
+    text = (hs_description(hs2022, AUTHORED) or "").lower()
+    return text.rsplit(";", 1)[-1].strip() == "waste and scrap"
+
+
 class IndustryMap:
-    """Industries, their HS6 inputs, upstream links and the HS concordance."""
+    """Industries, their HS6 inputs, upstream links and the HS correlation."""
 
     def __init__(
         self,
         industries: Iterable[Industry],
         inputs: Iterable[Input],
         upstream_links: Iterable[tuple[str, str, str]],
-        concordance: Iterable[Link],
+        correlation: Iterable[Correlation],
         commodity_map: Iterable[tuple[str, str]],
     ) -> None:
         self.industries = {i.name: i for i in industries}
         self.inputs = tuple(inputs)
         self.upstream_links = tuple(upstream_links)  # (hs6, upstream_hs6, revision)
-        self.concordance = tuple(concordance)
+        self.correlation = tuple(correlation)
         self.commodity_map = tuple(commodity_map)
-        # Adjacent-revision edges in both directions: (rev, code) → {codes in next rev}.
-        self._edges: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        for link in self.concordance:
-            self._edges[(link.from_revision, link.from_hs6, link.to_revision)].add(
-                link.to_hs6
-            )
-            self._edges[(link.to_revision, link.to_hs6, link.from_revision)].add(
-                link.from_hs6
-            )
+        # (revision, HS2022 code) → earlier codes; (revision, earlier code) → rows.
+        self._down: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._up: dict[tuple[str, str], list[Correlation]] = defaultdict(list)
+        for c in self.correlation:
+            if c.relationship != "n:n" or c.conversion:
+                self._down[(c.revision, c.hs2022)].add(c.hs6)
+            self._up[(c.revision, c.hs6)].append(c)
 
     # -- names ------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -148,54 +169,79 @@ class IndustryMap:
         except KeyError:
             raise UnknownNameError("industry", name, self.names()) from None
 
-    # -- concordance ------------------------------------------------------------
+    # -- revisions ----------------------------------------------------------------
     def convert(self, hs6: str, from_revision: str, to_revision: str) -> list[str]:
         """The codes of ``to_revision`` that ``hs6`` of ``from_revision`` maps to.
 
-        Steps through adjacent revisions (HS2012 ↔ HS2017 ↔ HS2022). Raises
-        ``ReferenceDataError`` when the concordance has no row for a code.
+        HS2022 → earlier: the correlated codes (an n:n code: UNSD's conversion
+        pick); earlier → HS2022: every correlated HS2022 code; between two earlier
+        revisions: through HS2022. Raises ``ReferenceDataError`` when the bundled
+        correlation has no row for a code.
         """
         _check_revision(from_revision)
         _check_revision(to_revision)
-        codes = {hs6}
-        i, j = REVISIONS.index(from_revision), REVISIONS.index(to_revision)
-        step = 1 if j > i else -1
-        for k in range(i, j, step):
-            src, dst = REVISIONS[k], REVISIONS[k + step]
-            nxt: set[str] = set()
-            for code in codes:
-                found = self._edges.get((src, code, dst))
-                if not found:
-                    raise ReferenceDataError(
-                        f"concordance.csv has no {src}→{dst} row for {code}"
-                    )
-                nxt |= found
-            codes = nxt
-        return sorted(codes)
+        if from_revision == to_revision:
+            return [hs6]
+        if from_revision == AUTHORED:
+            found = self._down.get((to_revision, hs6))
+            if not found:
+                raise ReferenceDataError(
+                    f"hs_correlation.csv has no {AUTHORED}→{to_revision} row for {hs6}"
+                )
+            return sorted(found)
+        rows = self._up.get((from_revision, hs6))
+        if not rows:
+            raise ReferenceDataError(
+                f"hs_correlation.csv has no {from_revision}→{AUTHORED} row for {hs6}"
+            )
+        new = sorted({r.hs2022 for r in rows})
+        if to_revision == AUTHORED:
+            return new
+        return sorted(
+            {c for code in new for c in self._down.get((to_revision, code), ())}
+        )
 
     def concordance_frame(self) -> pl.DataFrame:
-        """The concordance rows as a frame (adjacent revisions, oldest → newest)."""
+        """The bundled correlation rows: earlier revision → HS2022, with relation."""
+        relation = {
+            "1:1": "one-to-one",
+            "1:n": "many-to-one",
+            "n:1": "one-to-many",
+            "n:n": "many-to-many",
+        }
+        rows = [
+            (
+                c.revision,
+                c.hs6,
+                AUTHORED,
+                c.hs2022,
+                relation[c.relationship],
+                c.conversion,
+            )
+            for c in self.correlation
+        ]
         return pl.DataFrame(
-            [
-                (
-                    c.from_revision,
-                    c.from_hs6,
-                    c.to_revision,
-                    c.to_hs6,
-                    c.relation,
-                    c.note,
-                )
-                for c in self.concordance
-            ],
+            rows,
             schema=[
                 ("from_revision", pl.String),
                 ("from_hs6", pl.String),
                 ("to_revision", pl.String),
                 ("to_hs6", pl.String),
                 ("relation", pl.String),
-                ("note", pl.String),
+                ("conversion", pl.Boolean),
             ],
             orient="row",
+        )
+
+    def _also_holds(self, industry: str, code: str, revision: str) -> list[str]:
+        """HS2022 codes ``code`` mainly holds that ``industry`` does not list."""
+        if revision == AUTHORED:
+            return []
+        listed = {i.hs6 for i in self.inputs if i.industry == industry}
+        return sorted(
+            r.hs2022
+            for r in self._up.get((revision, code), ())
+            if r.conversion and r.hs2022 not in listed and not _is_waste(r.hs2022)
         )
 
     # -- products ---------------------------------------------------------------
@@ -205,16 +251,35 @@ class IndustryMap:
         hs_revision: str = "HS2017",
         *,
         detail: bool = False,
+        include_broader: bool = False,
     ) -> pl.DataFrame:
         """HS6 inputs of one industry (or all), expressed in ``hs_revision``.
 
-        One row per (industry, hs6): where the concordance merges several
-        authored codes into one (HS2022 811231, 811241, 811292 → HS2017
-        811292), their materials are joined and the most upstream stage kept.
-        ``detail=True`` adds ``authored_hs6`` (the HS2022 codes behind the row),
-        ``relation`` (of the authored codes to this one) and ``description``
-        (from the bundled nomenclature; null for HS2012, which is not bundled).
+        One row per (industry, hs6): where several authored codes fall into one
+        earlier code (HS2022 811231, 811241, 811292 → HS2017 811292), their
+        materials are joined and the most upstream stage kept. ``scope`` is
+        ``exact`` or ``broader`` (see the module docstring); broader rows are left
+        out unless ``include_broader``. ``detail=True`` adds ``authored_hs6`` (the
+        HS2022 codes behind the row), ``relation``, ``scope_note`` (what else a
+        broader code holds) and ``description`` (from the bundled nomenclature;
+        null for revisions before HS2017, which are not bundled).
         """
+        df = self._products(industry, hs_revision, detail=detail)
+        if not include_broader:
+            df = df.filter(pl.col("scope") == "exact")
+        return df
+
+    def broader(self, industry: str | None, hs_revision: str) -> pl.DataFrame:
+        """The rows ``products`` leaves out by default: ``industry, hs6,
+        hs_revision, material, scope_note``."""
+        df = self._products(industry, hs_revision, detail=True)
+        return df.filter(pl.col("scope") == "broader").select(
+            "industry", "hs6", "hs_revision", "material", "scope_note"
+        )
+
+    def _products(
+        self, industry: str | None, hs_revision: str, *, detail: bool
+    ) -> pl.DataFrame:
         _check_revision(hs_revision)
         if industry is not None:
             self.industry(industry)
@@ -229,6 +294,14 @@ class IndustryMap:
             materials = sorted({m for i in items for m in _split_materials(i.material)})
             stage = min((i.stage for i in items), key=STAGES.index)
             sources = list(dict.fromkeys(i.source for i in items))
+            marked = [i for i in items if i.scope == "broader"]
+            holds = self._also_holds(ind, code, hs_revision)
+            notes = [f"{i.hs6} (authored): {i.note}" for i in marked]
+            if holds:
+                notes.append(
+                    f"{hs_revision} {code} also holds HS2022 {', '.join(holds)}, "
+                    "which this industry does not list"
+                )
             row = {
                 "industry": ind,
                 "hs6": code,
@@ -236,11 +309,13 @@ class IndustryMap:
                 "material": ", ".join(materials),
                 "stage": stage,
                 "source": "; ".join(sources),
+                "scope": "broader" if marked or holds else "exact",
             }
             if detail:
                 authored = sorted({i.hs6 for i in items})
                 row["authored_hs6"] = ", ".join(authored)
                 row["relation"] = self._relation(items, code, hs_revision)
+                row["scope_note"] = "; ".join(notes) or None
                 row["description"] = hs_description(code, hs_revision)
             rows.append(row)
         schema = dict(PRODUCT_SCHEMA)
@@ -248,6 +323,7 @@ class IndustryMap:
             schema |= {
                 "authored_hs6": pl.String,
                 "relation": pl.String,
+                "scope_note": pl.String,
                 "description": pl.String,
             }
         return pl.DataFrame(rows, schema=schema)
@@ -268,18 +344,25 @@ class IndustryMap:
             (True, True): "many-to-many",
         }[(many_in, many_out)]
 
-    def upstream(self, hs_revision: str = "HS2017") -> pl.DataFrame:
+    def upstream(
+        self, hs_revision: str = "HS2017", *, include_broader: bool = False
+    ) -> pl.DataFrame:
         """Upstream links ``hs6 ← upstream_hs6`` expressed in ``hs_revision``.
 
-        Links that collapse onto one code (both ends in the same older code) are
-        dropped, so the graph stays acyclic in every revision.
+        Links that collapse onto one code (both ends in the same earlier code) are
+        dropped, so the graph stays acyclic in every revision. A link with an end
+        that is broader in every industry listing it (282560, germanium oxides and
+        zirconium dioxide) carries no exposure unless ``include_broader``.
         """
         _check_revision(hs_revision)
+        keep: set[str] | None = None
+        if not include_broader:
+            keep = set(self.products(None, hs_revision)["hs6"])
         pairs: set[tuple[str, str]] = set()
         for hs6, up, rev in self.upstream_links:
             for a in self.convert(hs6, rev, hs_revision):
                 for b in self.convert(up, rev, hs_revision):
-                    if a != b:
+                    if a != b and (keep is None or (a in keep and b in keep)):
                         pairs.add((a, b))
         rows = sorted(pairs)
         return pl.DataFrame(
@@ -307,10 +390,13 @@ class IndustryMap:
     def industry_frame(
         self, industry: str, hs_revision: str = "HS2017"
     ) -> pl.DataFrame:
-        """``products(detail=True)`` of one industry plus its direct upstream codes."""
-        products = self.products(industry, hs_revision, detail=True)
+        """Every input of one industry (broader ones too, with their scope note)
+        plus its direct upstream codes."""
+        products = self.products(
+            industry, hs_revision, detail=True, include_broader=True
+        )
         ups = (
-            self.upstream(hs_revision)
+            self.upstream(hs_revision, include_broader=True)
             .group_by("hs6")
             .agg(pl.col("upstream_hs6").sort().str.join(", ").alias("upstream"))
         )
@@ -361,8 +447,8 @@ def _check_revision(revision: str) -> None:
 def hs_nomenclature(revision: str) -> dict[str, str]:
     """Six-digit code → description of a bundled nomenclature (HS2017, HS2022).
 
-    HS2012 is not bundled: an empty mapping. The files keep codes as text
-    (leading zeros); the HS2017 file starts with a BOM and ends with an empty row.
+    Earlier revisions are not bundled: an empty mapping. The files keep codes as
+    text (leading zeros); the HS2017 file starts with a BOM and ends with an empty row.
     """
     folder = {"HS2017": "hs2017", "HS2022": "hs2022"}.get(revision)
     if folder is None:
@@ -400,6 +486,7 @@ def load_industries() -> IndustryMap:
             r["stage"],
             r["source"],
             r.get("note", ""),
+            r.get("scope") or "exact",
         )
         problem = _input_problem(item, names)
         if problem:
@@ -409,22 +496,20 @@ def load_industries() -> IndustryMap:
         (r["hs6"], r["upstream_hs6"], r["hs_revision"])
         for _, r in _rows("upstream.csv")
     ]
-    concordance = [
-        Link(
-            r["from_revision"],
-            r["from_hs6"],
-            r["to_revision"],
-            r["to_hs6"],
-            r["relation"],
-            r["source"],
-            r.get("note", ""),
+    correlation = [
+        Correlation(
+            r["revision"],
+            r["hs2022"],
+            r["hs6"],
+            r["relationship"],
+            r["conversion"] == "1",
         )
-        for _, r in _rows("concordance.csv")
+        for _, r in _rows("hs_correlation.csv")
     ]
     commodity_map = [
         (r["material"], r["commodity"]) for _, r in _rows("commodities.csv")
     ]
-    return IndustryMap(industries, inputs, links, concordance, commodity_map)
+    return IndustryMap(industries, inputs, links, correlation, commodity_map)
 
 
 def _input_problem(item: Input, industries: set[str]) -> str | None:
@@ -432,8 +517,10 @@ def _input_problem(item: Input, industries: set[str]) -> str | None:
         return f"industry {item.industry!r} is not in industries.csv"
     if len(item.hs6) != 6 or not item.hs6.isdigit():
         return f"hs6 {item.hs6!r} is not six digits"
-    if item.hs_revision not in REVISIONS:
-        return f"hs_revision {item.hs_revision!r}"
+    if item.hs_revision != AUTHORED:
+        return f"hs_revision {item.hs_revision!r}: the map is authored in {AUTHORED}"
     if item.stage not in STAGES:
         return f"stage {item.stage!r} is not one of {', '.join(STAGES)}"
+    if item.scope not in SCOPES:
+        return f"scope {item.scope!r} is not one of {', '.join(SCOPES)}"
     return None

@@ -1,9 +1,9 @@
 """Industry map: HS validity against the bundled nomenclatures, acyclic upstream
-links, a concordance row for every mapped code, USGS commodity names, CLI.
+links, UNSD correlation rows for every mapped code, scope, USGS commodity names, CLI.
 
 The nomenclature checks read the real HS files with the csv module (independent
-of friendshore's reader); HS2012 is not bundled, so HS2012 codes are only checked
-for form and for their link to a valid HS2017 code.
+of friendshore's reader); no nomenclature before HS2017 is bundled, so earlier codes
+are checked against the bundled UNSD correlation rows.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def imap():  # type: ignore[no-untyped-def]
     return load_industries()
 
 
-def _concordance_rows() -> list[dict[str, str]]:
-    path = DATA / "industries" / "concordance.csv"
+def _correlation_rows() -> list[dict[str, str]]:
+    path = DATA / "industries" / "hs_correlation.csv"
     with path.open(encoding="utf-8") as fh:
         return list(csv.DictReader(line for line in fh if not line.startswith("#")))
 
@@ -67,29 +67,29 @@ def test_nomenclature_files_read_as_text(hs) -> None:  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("revision", ["HS2017", "HS2022"])
 def test_every_mapped_code_is_valid_in_its_revision(imap, hs, revision: str) -> None:  # type: ignore[no-untyped-def]
-    products = imap.products(None, revision)
+    products = imap.products(None, revision, include_broader=True)
     bad = sorted(set(products["hs6"]) - hs[revision])
     assert bad == []
-    up = imap.upstream(revision)
+    up = imap.upstream(revision, include_broader=True)
     assert sorted((set(up["hs6"]) | set(up["upstream_hs6"])) - hs[revision]) == []
-    conc_codes = {
-        r["from_hs6"] for r in _concordance_rows() if r["from_revision"] == revision
-    } | {r["to_hs6"] for r in _concordance_rows() if r["to_revision"] == revision}
-    assert sorted(conc_codes - hs[revision]) == []
-
-
-def test_hs2012_codes_are_six_digits_linked_to_hs2017(imap, hs) -> None:  # type: ignore[no-untyped-def]
-    # No HS2012 nomenclature is bundled: check form and the link to HS2017.
-    codes = set(imap.products(None, "HS2012")["hs6"])
-    assert codes
-    assert all(len(c) == 6 and c.isdigit() for c in codes)
-    linked = {
-        r["from_hs6"]: r["to_hs6"]
-        for r in _concordance_rows()
-        if r["from_revision"] == "HS2012"
+    corr = {
+        r["hs6"] if revision != "HS2022" else r["hs2022"]
+        for r in _correlation_rows()
+        if revision == "HS2022" or r["revision"] == revision
     }
-    assert codes <= set(linked)
-    assert {linked[c] for c in codes} <= hs["HS2017"]
+    assert sorted(corr - hs[revision]) == []
+
+
+@pytest.mark.parametrize("revision", ["HS1992", "HS1996", "HS2002", "HS2007", "HS2012"])
+def test_earlier_revisions_use_codes_of_the_un_tables(imap, revision: str) -> None:  # type: ignore[no-untyped-def]
+    # No nomenclature before HS2017 is bundled: every code must be one the UNSD
+    # correlation table lists for that revision, and every authored code must reach it.
+    codes = set(imap.products(None, revision, include_broader=True)["hs6"])
+    assert codes and all(len(c) == 6 and c.isdigit() for c in codes)
+    listed = {r["hs6"] for r in _correlation_rows() if r["revision"] == revision}
+    assert codes <= listed
+    reached = {r["hs2022"] for r in _correlation_rows() if r["revision"] == revision}
+    assert {i.hs6 for i in imap.inputs} <= reached
 
 
 def test_inputs_file_is_authored_in_hs2022_with_known_stages(imap) -> None:  # type: ignore[no-untyped-def]
@@ -97,55 +97,34 @@ def test_inputs_file_is_authored_in_hs2022_with_known_stages(imap) -> None:  # t
         rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
     assert rows and {r["hs_revision"] for r in rows} == {"HS2022"}
     assert {r["stage"] for r in rows} <= set(STAGES)
+    assert {r["scope"] for r in rows} == {"exact", "broader"}
     assert all(r["source"] and r["material"] for r in rows)
     dupes = Counter((r["industry"], r["hs6"]) for r in rows)
     assert [k for k, n in dupes.items() if n > 1] == []
 
 
-# -- concordance ---------------------------------------------------------------------
-def test_concordance_row_for_every_mapped_code(imap) -> None:  # type: ignore[no-untyped-def]
-    rows = _concordance_rows()
-    covered = {(r["to_revision"], r["to_hs6"]) for r in rows} | {
-        (r["from_revision"], r["from_hs6"]) for r in rows
-    }
-    for revision in REVISIONS:
-        mapped = set(imap.products(None, revision)["hs6"])
-        up = imap.upstream(revision)
-        mapped |= set(up["hs6"]) | set(up["upstream_hs6"])
-        missing = sorted(c for c in mapped if (revision, c) not in covered)
-        assert missing == [], revision
-
-
-def test_concordance_relation_column_matches_rows() -> None:
-    rows = _concordance_rows()
-    assert {r["relation"] for r in rows} <= {
-        "one-to-one", "one-to-many", "many-to-one", "many-to-many"
+# -- revisions -------------------------------------------------------------------------
+def test_correlation_rows_are_unsd_shaped() -> None:
+    rows = _correlation_rows()
+    assert {r["revision"] for r in rows} == {
+        "HS1992", "HS1996", "HS2002", "HS2007", "HS2012", "HS2017"
     }  # fmt: skip
-    by_pair: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
-    for r in rows:
-        by_pair[(r["from_revision"], r["to_revision"])].append(r)
-    for pair_rows in by_pair.values():
-        outs = Counter(r["from_hs6"] for r in pair_rows)
-        ins = Counter(r["to_hs6"] for r in pair_rows)
-        for r in pair_rows:
-            many_out, many_in = outs[r["from_hs6"]] > 1, ins[r["to_hs6"]] > 1
-            expected = {
-                (False, False): "one-to-one",
-                (True, False): "one-to-many",
-                (False, True): "many-to-one",
-                (True, True): "many-to-many",
-            }[(many_out, many_in)]
-            assert r["relation"] == expected, r
+    assert {r["relationship"] for r in rows} <= {"1:1", "1:n", "n:1", "n:n"}
+    assert {r["conversion"] for r in rows} <= {"0", "1"}
+    # UNSD's conversion table picks exactly one earlier code per HS2022 code.
+    picks = Counter(
+        (r["revision"], r["hs2022"]) for r in rows if r["conversion"] == "1"
+    )
+    assert max(picks.values()) == 1
 
 
 def test_hs2022_split_of_811292(imap, hs) -> None:  # type: ignore[no-untyped-def]
     rows = [
         r
-        for r in _concordance_rows()
-        if r["from_revision"] == "HS2017" and r["from_hs6"] == "811292"
+        for r in _correlation_rows()
+        if r["revision"] == "HS2017" and r["hs6"] == "811292"
     ]
-    assert {r["to_hs6"] for r in rows} == {"811292", "811231", "811241"}
-    assert {r["relation"] for r in rows} == {"one-to-many"}
+    assert {r["hs2022"] for r in rows} == {"811292", "811231", "811241"}
     # The nomenclatures agree: hafnium and rhenium left 811292 in HS2022.
     d17 = _description("hs2017", "811292")
     d22 = _description("hs2022", "811292")
@@ -157,6 +136,7 @@ def test_hs2022_split_of_811292(imap, hs) -> None:  # type: ignore[no-untyped-de
     row = aero.filter(pl.col("hs6") == "811292")
     assert row.height == 1
     assert row["material"][0] == "hafnium, niobium, rhenium, vanadium"
+    assert row["scope"][0] == "exact"  # the industry lists all three HS2022 codes
     assert imap.convert("811241", "HS2022", "HS2012") == ["811292"]
     assert imap.convert("811292", "HS2017", "HS2022") == ["811231", "811241", "811292"]
 
@@ -178,7 +158,9 @@ def test_products_contract_unique_per_industry(imap, revision: str) -> None:  # 
         "material",
         "stage",
         "source",
+        "scope",
     ]
+    assert set(df["scope"]) == {"exact"}
     assert set(df["hs_revision"]) == {revision}
     assert df.group_by("industry", "hs6").len()["len"].max() == 1
     assert set(df["industry"]) == set(imap.names())
@@ -217,7 +199,7 @@ def test_unknown_industry_suggests(imap) -> None:  # type: ignore[no-untyped-def
     with pytest.raises(UnknownNameError, match="Did you mean 'batteries'"):
         imap.products("baterries")
     with pytest.raises(UnknownNameError, match="HS revision"):
-        imap.products("batteries", "HS2007")
+        imap.products("batteries", "HS2010")
 
 
 @pytest.mark.parametrize("revision", REVISIONS)

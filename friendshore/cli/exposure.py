@@ -95,6 +95,15 @@ PartnersOpt = Annotated[
         rich_help_panel=_T,
     ),
 ]
+BroaderOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-broader",
+        help="Also count industry codes broader than the input in the data's HS "
+        "revision (e.g. HS2017 854140, PV modules beside IR detectors).",
+        rich_help_panel=_W,
+    ),
+]
 RegistryOpt = Annotated[
     Path | None,
     typer.Option(
@@ -184,6 +193,7 @@ def exposure(
         ),
     ] = None,
     source: SourceOpt = None,
+    include_broader: BroaderOpt = False,
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
@@ -210,6 +220,7 @@ def exposure(
         "lookthrough": lookthrough,
         "registry": reg,
         "source": source,
+        "include_broader": include_broader,
     }
     with state(ctx).open_store(read_only=True) as store:
         if level is Level.industry:
@@ -221,6 +232,8 @@ def exposure(
             df = exposure_lib.product_exposure(store, hs=hs, **kwargs)
             keys = ["year", "importer", "hs6"]
         loads = store.loads()
+    if (industry or level is Level.industry) and not include_broader:
+        note_left_out(df, industry)
     df = _top(df, top, keys)
     params = {
         **kwargs,
@@ -230,6 +243,30 @@ def exposure(
         "registry": registry,
     }
     _emit(df, fmt, out, command="exposure", params=params, loads=loads, registry=reg)
+
+
+def note_left_out(df: pl.DataFrame, industry: str | None) -> None:
+    """Say on stderr which industry codes were left out as broader than the input."""
+    from friendshore.industries import load_industries
+
+    if df.is_empty() or "hs_revision" not in df.columns:
+        return
+    revisions = sorted(
+        {r for v in df["hs_revision"].unique().to_list() for r in v.split("+")}
+    )
+    gone = exposure_lib.left_out(load_industries(), industry, revisions)
+    if gone.is_empty():
+        return
+    parts = [
+        f"{r['industry']} {r['left_out_hs6']} ({r['hs_revision']})"
+        for r in gone.sort("industry", "hs_revision").iter_rows(named=True)
+    ]
+    typer.echo(
+        "Note: left out as broader than the industry's inputs: "
+        + "; ".join(parts)
+        + ". --include-broader counts them (friendshore industries show lists why).",
+        err=True,
+    )
 
 
 def _top(df: pl.DataFrame, top: int | None, keys: list[str]) -> pl.DataFrame:
@@ -337,6 +374,7 @@ def trend(
     concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
     include_intra: IntraOpt = False,
     source: SourceOpt = None,
+    include_broader: BroaderOpt = False,
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
@@ -356,6 +394,8 @@ def trend(
         "include_intra": include_intra,
         "source": source,
     }
+    if include_broader:
+        kwargs["include_broader"] = True
     if hs:
         kwargs["hs"] = hs
     with state(ctx).open_store(read_only=True) as store:

@@ -11,8 +11,9 @@ engine code against exactly these names):
 * ``Registry.tiers(year: int, *, concern: str = "prc",
   allies: Sequence[str] | None = None, partners: Sequence[str] | None = None)
   -> pl.DataFrame`` with columns ``iso3`` (String), ``tier`` (String: concern |
-  ally | partner); countries absent are tier ``other``. Defaults: allies =
-  ``["us-treaty-allies"]``, partners = every other non-concern group.
+  ally | partner); countries absent are tier ``other``. Defaults: allies = the
+  groups whose ``tier`` is ``ally`` (``us-treaty-allies``), partners = the groups
+  whose ``tier`` is ``partner`` (named in ``groups.csv``; :data:`PARTNER_GROUPS`).
 * ``Registry.version -> str`` — the registry's "as of" date / content hash, for
   provenance.
 * ``Registry.members_frame() -> pl.DataFrame`` — ``group, iso3, role, since,
@@ -82,6 +83,10 @@ DEFAULT_ALLIES = ("us-treaty-allies",)
 DEFAULT_CONCERN = "prc"
 TIERS = ("concern", "ally", "partner", "other")  # precedence, highest first
 KINDS = ("alliance", "partnership", "agreement", "concern")
+# The tier a group's membership gives by default (groups.csv ``tier``). ``none``:
+# listed, usable with allies=/partners=, but no tier by itself (MNNA lists
+# Pakistan, the FTA lists Nicaragua, IPEF Vietnam: none of them makes a friend).
+GROUP_TIERS = ("ally", "partner", "none", "concern")
 _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
@@ -108,6 +113,7 @@ class Group:
     verified_on: date | None
     note: str = ""
     origin: str = "bundled"  # "bundled" or the user file that defined it
+    tier: str = "partner"  # ally | partner | none | concern (GROUP_TIERS)
 
     @property
     def is_concern(self) -> bool:
@@ -229,8 +235,10 @@ class Registry:
         """Tier of every country in a listed group, as of 31 December ``year``.
 
         Precedence is concern > ally > partner; countries not returned are tier
-        ``other``. ``allies`` defaults to ``["us-treaty-allies"]``; ``partners``
-        to every other group that is not a concern group. User tier overrides
+        ``other``. ``allies`` defaults to the groups of tier ``ally``
+        (``us-treaty-allies``), ``partners`` to the groups of tier ``partner``
+        (:meth:`default_partners`); a group of tier ``none`` (``mnna``,
+        ``us-fta``, ``ipef``, …) counts only when named. User tier overrides
         (``[tiers]`` of a user registry) apply last and win over everything.
 
         Returns
@@ -239,14 +247,12 @@ class Registry:
             ``iso3`` (String), ``tier`` (String), sorted by ``iso3``.
         """
         self.group(concern)
-        ally_groups = list(DEFAULT_ALLIES if allies is None else allies)
+        ally_groups = self.default_allies() if allies is None else list(allies)
         for name in ally_groups:
             self.group(name)
         if partners is None:
             partner_groups = [
-                n
-                for n, g in self.groups.items()
-                if not g.is_concern and n not in ally_groups
+                n for n in self.default_partners() if n not in ally_groups
             ]
         else:
             partner_groups = list(partners)
@@ -267,6 +273,18 @@ class Registry:
         return pl.DataFrame(
             {"iso3": [r[0] for r in rows], "tier": [r[1] for r in rows]},
             schema={"iso3": pl.String, "tier": pl.String},
+        )
+
+    def default_allies(self) -> list[str]:
+        """The groups whose membership makes an ally by default, sorted."""
+        return sorted(n for n, g in self.groups.items() if g.tier == "ally")
+
+    def default_partners(self) -> list[str]:
+        """The groups whose membership makes a partner by default, sorted."""
+        return sorted(
+            n
+            for n, g in self.groups.items()
+            if g.tier == "partner" and not g.is_concern
         )
 
     def tier_of(self, iso3: str, year: int, **kwargs: Any) -> str:
@@ -299,9 +317,14 @@ class Registry:
         data: dict[str, list[Any]] = {
             "group": names,
             "kind": [g.kind for g in gs],
+            "tier": [g.tier for g in gs],
             "title": [g.title for g in gs],
         }
-        schema: dict[str, Any] = {"group": pl.String, "kind": pl.String}
+        schema: dict[str, Any] = {
+            "group": pl.String,
+            "kind": pl.String,
+            "tier": pl.String,
+        }
         schema["title"] = pl.String
         if year is not None:
             data["members"] = [len(self.members(n, year)) for n in names]
@@ -389,6 +412,7 @@ class Registry:
             {
                 "group_name": [g.name for g in self.groups.values()],
                 "kind": [g.kind for g in self.groups.values()],
+                "tier": [g.tier for g in self.groups.values()],
                 "title": [g.title for g in self.groups.values()],
                 "source_name": [g.source_name for g in self.groups.values()],
                 "source_url": [g.source_url for g in self.groups.values()],
@@ -484,11 +508,14 @@ def _bundled() -> Registry:
                 as_of=date.fromisoformat(row["as_of"]),
                 verified_on=date.fromisoformat(row["verified_on"]),
                 note=row.get("note") or "",
+                tier=row["tier"],
             )
         except (KeyError, ValueError) as exc:
             raise ReferenceDataError(f"{gpath.name}, row {row_no}: {exc}") from None
         if g.kind not in KINDS:
             raise ReferenceDataError(f"{gpath.name}, row {row_no}: kind {g.kind!r}")
+        if g.tier not in GROUP_TIERS or (g.tier == "concern") != g.is_concern:
+            raise ReferenceDataError(f"{gpath.name}, row {row_no}: tier {g.tier!r}")
         groups[g.name] = g
     ms: list[Membership] = []
     for row_no, row in _csv_rows(mpath):
@@ -602,6 +629,7 @@ def _user_group(path: Path, where: str, name: str, spec: dict[str, Any]) -> Grou
         verified_on=None,
         note=str(spec.get("note") or ""),
         origin=str(path),
+        tier="concern" if kind == "concern" else "partner",
     )
 
 

@@ -143,9 +143,13 @@ def test_treaty_allies_rio_withdrawals(reg) -> None:  # type: ignore[no-untyped-
     assert "BOL" in allies("us-treaty-allies", 2013)
     assert "BOL" not in allies("us-treaty-allies", 2014)
     assert "USA" in allies("us-treaty-allies", 2024)  # the treaty party itself
-    assert {"AUS", "NZL", "JPN", "KOR", "PHL", "THA", "BRA"} <= set(
+    assert {"AUS", "JPN", "KOR", "PHL", "THA", "BRA"} <= set(
         allies("us-treaty-allies", 2024)
     )
+    # The USA suspended its ANZUS obligations to New Zealand on 1986-08-12.
+    assert "NZL" in allies("us-treaty-allies", 1985)
+    assert "NZL" not in allies("us-treaty-allies", 1986)
+    assert "NZL" not in allies("us-treaty-allies", 2024)
 
 
 def test_partial_dates_resolve_conservatively() -> None:
@@ -197,8 +201,8 @@ def test_every_group_has_source_and_as_of_date(reg) -> None:  # type: ignore[no-
     for name in reg.group_names():
         g = reg.group(name)
         assert g.source_url.startswith("http"), name
-        assert g.as_of == date(2026, 11, 27), name
-    assert reg.version.startswith("2026-11-27+")
+        assert g.as_of in (date(2026, 11, 27), date(2026, 12, 1)), name
+    assert reg.version.startswith("2026-12-01+")
 
 
 def test_unknown_group_suggests(reg) -> None:  # type: ignore[no-untyped-def]
@@ -376,7 +380,9 @@ def test_cli_show_and_country_json(cli) -> None:  # type: ignore[no-untyped-def]
     assert res.exit_code == 0, res.stderr
     rows = json.loads(res.stdout)
     assert {r["tier"] for r in rows} == {"partner"}
-    assert {r["group"] for r in rows if r["member"]} == {"eu", "msp"}
+    assert {r["group"] for r in rows if r["member"]} == {
+        "eu", "msp", "dfars-qualifying"
+    }  # fmt: skip
     res = cli("registry", "country", "Finland", "--year", "2024", "-f", "json")
     assert {r["tier"] for r in json.loads(res.stdout)} == {"ally"}
 

@@ -589,7 +589,15 @@ def industry_exposure(
             how="left",
         )
         .group_by(["year", "importer", "industry"], maintain_order=True)
-        .agg(pl.col("left_out_hs6").drop_nulls().str.join(", "))
+        .agg(
+            pl.col("left_out_hs6")
+            .drop_nulls()
+            .str.split(", ")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort()
+            .str.join(", ")
+        )
         .with_columns(
             pl.when(pl.col("left_out_hs6") != "").then(pl.col("left_out_hs6"))
         )

@@ -32,7 +32,10 @@ industry's input, and it is then left out of baskets and roll-ups unless
 germanium oxides *and zirconium dioxide*), or the revision makes it so: an earlier code
 that UNSD's conversion table names as the main counterpart of an HS2022 code the
 industry does not list (HS2017 854140 for ``optics``, which lists only 854149). Waste
-and scrap (incl. HS2022 heading 8549) never makes a code broader.
+and scrap (incl. HS2022 heading 8549) never makes a code broader. A few judgements
+override the rule, each with its reason (``scope_overrides.csv``: before HS2022,
+811292 is the only code of unwrought gallium and germanium, and also holds hafnium
+and rhenium).
 """
 
 from __future__ import annotations
@@ -143,12 +146,15 @@ class IndustryMap:
         upstream_links: Iterable[tuple[str, str, str]],
         correlation: Iterable[Correlation],
         commodity_map: Iterable[tuple[str, str]],
+        scope_overrides: dict[tuple[str, str, str], tuple[str, str]] | None = None,
     ) -> None:
         self.industries = {i.name: i for i in industries}
         self.inputs = tuple(inputs)
         self.upstream_links = tuple(upstream_links)  # (hs6, upstream_hs6, revision)
         self.correlation = tuple(correlation)
         self.commodity_map = tuple(commodity_map)
+        # (industry, revision, hs6) → (scope, reason): judgements over the rule.
+        self.scope_overrides = dict(scope_overrides or {})
         # (revision, HS2022 code) → earlier codes; (revision, earlier code) → rows.
         self._down: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._up: dict[tuple[str, str], list[Correlation]] = defaultdict(list)
@@ -302,6 +308,11 @@ class IndustryMap:
                     f"{hs_revision} {code} also holds HS2022 {', '.join(holds)}, "
                     "which this industry does not list"
                 )
+            scope = "broader" if marked or holds else "exact"
+            judged = self.scope_overrides.get((ind, hs_revision, code))
+            if judged is not None:
+                scope = judged[0]
+                notes.append(judged[1])
             row = {
                 "industry": ind,
                 "hs6": code,
@@ -309,7 +320,7 @@ class IndustryMap:
                 "material": ", ".join(materials),
                 "stage": stage,
                 "source": "; ".join(sources),
-                "scope": "broader" if marked or holds else "exact",
+                "scope": scope,
             }
             if detail:
                 authored = sorted({i.hs6 for i in items})
@@ -509,7 +520,15 @@ def load_industries() -> IndustryMap:
     commodity_map = [
         (r["material"], r["commodity"]) for _, r in _rows("commodities.csv")
     ]
-    return IndustryMap(industries, inputs, links, correlation, commodity_map)
+    overrides = {}
+    for n, r in _rows("scope_overrides.csv"):
+        if r["scope"] not in SCOPES or r["hs_revision"] not in REVISIONS:
+            raise ReferenceDataError(
+                f"scope_overrides.csv, row {n}: scope {r['scope']!r} in "
+                f"{r['hs_revision']!r}"
+            )
+        overrides[(r["industry"], r["hs_revision"], r["hs6"])] = (r["scope"], r["note"])
+    return IndustryMap(industries, inputs, links, correlation, commodity_map, overrides)
 
 
 def _input_problem(item: Input, industries: set[str]) -> str | None:

@@ -283,3 +283,14 @@ def test_cli_says_what_it_left_out(hs92_store: Store, db_path: Path) -> None:
     assert res.exit_code == 0, res.stderr
     assert "left out" not in res.stderr
     assert "850780" in res.stdout
+
+
+def test_811292_before_hs2022_is_counted_by_a_stated_judgement(imap) -> None:  # type: ignore[no-untyped-def]
+    # HS2017 811292 also holds hafnium and rhenium; it is the only Ga/Ge/In code
+    # before HS2022, so a judgement (with its reason) keeps it in the basket.
+    for industry in ("semiconductors", "optics"):
+        rows = imap.products(industry, "HS2017", detail=True)
+        row = rows.filter(pl.col("hs6") == "811292").row(0, named=True)
+        assert row["scope"] == "exact"
+        assert "judgement" in row["scope_note"] and "811231" in row["scope_note"]
+        assert "811291" in set(imap.products(industry, "HS1992")["hs6"])

@@ -255,11 +255,18 @@ def note_left_out(df: pl.DataFrame, industry: str | None) -> None:
         {r for v in df["hs_revision"].unique().to_list() for r in v.split("+")}
     )
     gone = exposure_lib.left_out(load_industries(), industry, revisions)
+    if industry is None and "industry" in df.columns:
+        gone = gone.filter(pl.col("industry").is_in(df["industry"].unique().to_list()))
     if gone.is_empty():
         return
+    merged = (
+        gone.group_by("industry", "left_out_hs6")
+        .agg(pl.col("hs_revision").sort().str.join("+"))
+        .sort("industry", "hs_revision")
+    )
     parts = [
         f"{r['industry']} {r['left_out_hs6']} ({r['hs_revision']})"
-        for r in gone.sort("industry", "hs_revision").iter_rows(named=True)
+        for r in merged.iter_rows(named=True)
     ]
     typer.echo(
         "Note: left out as broader than the industry's inputs: "

@@ -14,8 +14,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The dev set-up includes the Spark engine (extra "spark"; its tests are marked
+# spark): pyspark needs Java 17, installed from Debian when java is missing (root).
 $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless)
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -91,8 +91,15 @@ class FlowSelection:
         )
 
 
-def _trade_loads(store: Store) -> pl.DataFrame:
-    """Every load of ``trade_flows`` with its rows' source, revision and basis."""
+def trade_loads(store: Store) -> pl.DataFrame:
+    """Every load of ``trade_flows`` with its rows' source, revision and basis.
+
+    A store that is not a DuckDB file (the Spark engine's Parquet export) answers
+    from its own ``trade_loads()``: the same frame, written down at export time.
+    """
+    own = getattr(store, "trade_loads", None)
+    if callable(own):
+        return own().cast(_LOAD_SCHEMA)  # type: ignore[no-any-return]
     loads = store.fetchall(
         """SELECT load_id, source, file_name, years FROM loads
            WHERE target = 'trade_flows' ORDER BY load_id"""
@@ -129,7 +136,7 @@ def _trade_loads(store: Store) -> pl.DataFrame:
 
 def loaded_years(store: Store) -> list[int]:
     """Years with trade flows in the store, ascending."""
-    return sorted(set(_trade_loads(store)["year"].to_list()))
+    return sorted(set(trade_loads(store)["year"].to_list()))
 
 
 def _source_rank(source: str) -> tuple[int, str]:
@@ -165,7 +172,7 @@ def select_flows(
         A wanted year has no flows (of the wanted source); the message lists what
         the store holds.
     """
-    all_loads = _trade_loads(store)
+    all_loads = trade_loads(store)
     if source is not None:
         all_loads = all_loads.filter(
             pl.col("source").map_elements(
@@ -198,7 +205,7 @@ def select_flows(
             here = here.filter(pl.col("hs_revision") == newest)
         chosen.append(here)
     picked = pl.concat(chosen).sort("year", "load_id")
-    everything = _trade_loads(store) if source is not None else all_loads
+    everything = trade_loads(store) if source is not None else all_loads
     of_years = everything.filter(pl.col("year").is_in(wanted))
     contiguous = wanted == list(
         range(wanted[0], wanted[-1] + 1)

@@ -64,6 +64,17 @@ FLOW_COLUMNS = (
     "load_id",
 )
 
+# The store's SQL macros, name -> (argument, body): the one definition that the
+# DuckDB DDL creates and the Spark translation (friendshore.spark) inlines.
+# HS text <-> coded key; lpad keeps the leading zero of chapters 01-09.
+MACROS = {
+    "hs_code": ("t", f"CAST(length(t) * {HS_BASE} + CAST(t AS INTEGER) AS INTEGER)"),
+    "hs_text": (
+        "c",
+        f"lpad(CAST(c % {HS_BASE} AS VARCHAR), CAST(c // {HS_BASE} AS INTEGER), '0')",
+    ),
+}
+
 _DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
     """CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1""",
@@ -97,11 +108,10 @@ _DDL = [
         basis VARCHAR NOT NULL,        -- baci | import | export (which side reported) | table
         load_id INTEGER NOT NULL
     )""",
-    # HS text <-> coded key; lpad keeps the leading zero of chapters 01-09.
-    f"""CREATE OR REPLACE MACRO hs_code(t) AS
-        CAST(length(t) * {HS_BASE} + CAST(t AS INTEGER) AS INTEGER)""",
-    f"""CREATE OR REPLACE MACRO hs_text(c) AS
-        lpad(CAST(c % {HS_BASE} AS VARCHAR), CAST(c // {HS_BASE} AS INTEGER), '0')""",
+    *(
+        f"CREATE OR REPLACE MACRO {name}({arg}) AS {body}"
+        for name, (arg, body) in MACROS.items()
+    ),
     """CREATE VIEW IF NOT EXISTS trade_flows AS
     SELECT f.year,
            e.iso3 AS exporter,         -- ISO3, or X-code for an unspecified area

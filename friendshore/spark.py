@@ -252,6 +252,9 @@ def session(master: str | None = None) -> Any:
             "JAVA_HOME unset); install it, e.g. apt-get install "
             "openjdk-17-jre-headless"
         )
+    if not submitted and "SPARK_CONF_DIR" not in os.environ:
+        # Spark's start-up chatter (log4j warnings) off stderr: errors only.
+        os.environ["SPARK_CONF_DIR"] = str(Path(__file__).parent / "spark_conf")
     builder = (
         SparkSession.builder.appName("friendshore")
         .config("spark.ui.enabled", "false")

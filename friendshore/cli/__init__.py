@@ -13,6 +13,7 @@ from . import report  # noqa: F401  isort: skip
 from . import registry  # noqa: F401  isort: skip
 from . import simulate  # noqa: F401  isort: skip
 from . import exposure  # noqa: F401  isort: skip
+from . import parquet  # noqa: F401  isort: skip
 
 
 __all__ = ["app", "main"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -114,6 +116,62 @@ RegistryOpt = Annotated[
 ]
 
 
+class Engine(StrEnum):
+    """Where the metrics run: the DuckDB store, or Spark over a Parquet export."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+_E = "Engine"
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        help="duckdb (the store) or spark (over --parquet).", rich_help_panel=_E
+    ),
+]
+ParquetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--parquet",
+        help="--engine spark: a `friendshore export parquet` directory or URI "
+        "(s3a://, abfss://).",
+        rich_help_panel=_E,
+    ),
+]
+MasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        envvar="FRIENDSHORE_SPARK_MASTER",
+        help="--engine spark: master URL, e.g. local[4] (default: Spark's own).",
+        rich_help_panel=_E,
+    ),
+]
+
+
+@contextmanager
+def open_engine(
+    ctx: typer.Context, engine: Engine, parquet: str | None, master: str | None
+) -> Iterator[Any]:
+    """The store the engines read: the DuckDB file, or a Parquet export on Spark."""
+    if engine is Engine.duckdb:
+        stray = [
+            o for o, v in (("--parquet", parquet), ("--spark-master", master)) if v
+        ]
+        if stray:
+            raise ParameterError(f"{', '.join(stray)} needs --engine spark")
+        with state(ctx).open_store(read_only=True) as store:
+            yield store
+        return
+    if not parquet:
+        raise ParameterError("--engine spark needs --parquet DIR (an export)")
+    from friendshore.spark import open_parquet
+
+    with open_parquet(parquet, master=master) as store:
+        yield store
+
+
 def parse_years(text: str) -> list[int]:
     """``2019:2023`` → [2019, …, 2023]; ``2021`` → [2021]."""
     first, sep, last = text.partition(":")
@@ -195,14 +253,20 @@ def exposure(
     source: SourceOpt = None,
     include_broader: BroaderOpt = False,
     registry: RegistryOpt = None,
+    engine: EngineOpt = Engine.duckdb,
+    parquet: ParquetOpt = None,
+    spark_master: MasterOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
 ) -> None:
     """Import exposure: concern (PRC) share, HHI and tier shares per product or industry.
 
     Without --importer or --bloc it covers every importer; shares are 0–1.
+    --engine spark computes the same table on Apache Spark over a Parquet export.
 
     Example: friendshore exposure --importer USA --industry permanent-magnets --lookthrough
+
+    Example: friendshore exposure --engine spark --parquet export/ --bloc eu --year 2022
     """
     if year is not None and years is not None:
         raise ParameterError("give either --year or --years, not both")
@@ -222,7 +286,7 @@ def exposure(
         "source": source,
         "include_broader": include_broader,
     }
-    with state(ctx).open_store(read_only=True) as store:
+    with open_engine(ctx, engine, parquet, spark_master) as store:
         if level is Level.industry:
             if hs:
                 raise ParameterError("--level industry takes --industry, not --hs")
@@ -241,6 +305,8 @@ def exposure(
         "level": level.value,
         "top": top,
         "registry": registry,
+        "engine": engine.value,
+        "parquet": parquet,
     }
     _emit(df, fmt, out, command="exposure", params=params, loads=loads, registry=reg)
 
@@ -309,6 +375,9 @@ def concentration(
     concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
     source: SourceOpt = None,
     registry: RegistryOpt = None,
+    engine: EngineOpt = Engine.duckdb,
+    parquet: ParquetOpt = None,
+    spark_master: MasterOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
 ) -> None:
@@ -319,12 +388,17 @@ def concentration(
     country, beside the published rounded world total and the gap between them.
 
     Example: friendshore concentration --production --commodity "rare earths" --stage mine --edition MCS2024
+
+    Example: friendshore concentration --engine spark --parquet export/ --hs 850511
     """
     params: dict[str, Any] = {"production": production, "hs": hs, "industry": industry}
     params |= {"year": year, "commodity": commodity, "edition": edition}
     params["stage"] = stage.value if stage else None
+    params |= {"engine": engine.value, "parquet": parquet}
     reg: Registry | None = None
-    with state(ctx).open_store(read_only=True) as store:
+    if production and engine is Engine.spark:
+        raise ParameterError("--production runs on the store; --engine spark does not")
+    with open_engine(ctx, engine, parquet, spark_master) as store:
         if production:
             stray = [f for f, v in (("--hs", hs), ("--industry", industry)) if v]
             if stray:

@@ -139,7 +139,11 @@ def test_export_round_trips_every_flow_and_names_its_loads(
     ).fetchall()
     assert {"DEU", "FRA", "NLD"} <= {r[0] for r in members}
     revisions = {p.name for p in (export / "industry_map").iterdir()}
-    assert revisions == {"hs_revision=HS2012", "hs_revision=HS2017", "hs_revision=HS2022"}
+    assert revisions == {
+        "hs_revision=HS2012",
+        "hs_revision=HS2017",
+        "hs_revision=HS2022",
+    }
 
 
 def test_export_refuses_a_non_empty_directory_and_overwrites_its_own(
@@ -159,7 +163,7 @@ def test_export_refuses_a_non_empty_directory_and_overwrites_its_own(
     assert run_cli("export", "parquet", str(out), db=db).exit_code == 0
     result = run_cli("export", "parquet", str(out), "--overwrite", "-f", "csv", db=db)
     assert result.exit_code == 0, result.stderr
-    assert "trade_flows,\"source, year\",2,60," in result.stdout
+    assert 'trade_flows,"source, year",2,60,' in result.stdout
 
 
 # -- Spark against DuckDB --------------------------------------------------------------
@@ -332,9 +336,9 @@ def test_no_java_is_one_line(exported: tuple[Path, Path]) -> None:
     _, export = exported
     env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "PATH")}
     env["PATH"] = "/nonexistent"
+    argv = ["exposure", "--engine", "spark", "--parquet", str(export)]
     proc = subprocess.run(
-        [sys.executable, "-m", "friendshore", "exposure", "--engine", "spark"]
-        + ["--parquet", str(export)],
+        [sys.executable, "-m", "friendshore", *argv],
         capture_output=True,
         text=True,
         env=env,

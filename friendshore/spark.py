@@ -330,6 +330,21 @@ class SparkStore:
         """Drop a temp view made by :meth:`register`."""
         self.spark.catalog.dropTempView(name)
 
+    def temp_table(
+        self, name: str, sql: str, params: Mapping[str, Any] | None = None
+    ) -> None:
+        """As :meth:`Store.temp_table`: a query's result, cached, as a temp view."""
+        text = translate(sql, params)
+        try:
+            with _quiet():
+                self.spark.sql(text).cache().createOrReplaceTempView(name)
+        except Exception as exc:
+            raise SparkQueryError(f"Spark failed: {_first_line(exc)}") from None
+
+    def drop_temp(self, name: str) -> None:
+        """Drop a view made by :meth:`temp_table`."""
+        self.spark.catalog.dropTempView(name)
+
     def country_positions(self) -> pl.DataFrame:
         """As :meth:`Store.country_positions` (the same code), read once."""
         if self._positions is None:

@@ -58,4 +58,4 @@ def export_parquet_cmd(
         }
         for name, t in manifest["tables"].items()
     ]
-    emit(pl.DataFrame(rows), fmt, out, title=f"export {directory}")
+    emit(pl.DataFrame(rows), fmt, out, title=f"exported to {directory}")

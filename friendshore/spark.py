@@ -8,7 +8,7 @@ engines make of a :class:`~friendshore.store.Store` (``pl``, ``register``,
 query it is handed into Spark SQL with sqlglot: parameters bound as typed
 literals (the types the query's header declares), the store's macros
 (``hs_code``, ``hs_text``, :data:`friendshore.store.MACROS`) inlined from their
-one definition, DuckDB's 1-based list subscripts made ``element_at``, and a
+one definition, DuckDB's 1-based list subscripts made ``try_element_at``, and a
 ``SELECT f(unnest(list))`` made a subquery over ``explode``. So
 ``product_exposure(open_parquet(DIR), …)`` and ``world_concentration(…)`` run
 their own code, and whatever changes in the SQL changes on Spark too.
@@ -161,7 +161,7 @@ def _inline_macros(tree: Any) -> Any:
 
 
 def _subscript(node: Any) -> Any:
-    """DuckDB's 1-based ``list[i]`` as Spark's 1-based ``element_at(list, i)``."""
+    """DuckDB's 1-based ``list[i]`` as Spark's ``try_element_at`` (1-based, NULL out of range)."""
     from sqlglot import exp
 
     if not isinstance(node, exp.Bracket):
@@ -169,7 +169,7 @@ def _subscript(node: Any) -> Any:
     if len(node.expressions) != 1 or isinstance(node.expressions[0], exp.Slice):
         raise FriendshoreError(f"cannot translate the subscript {node.sql('duckdb')}")
     return exp.Anonymous(
-        this="element_at", expressions=[node.this, node.expressions[0]]
+        this="try_element_at", expressions=[node.this, node.expressions[0]]
     )
 
 

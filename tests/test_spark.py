@@ -91,8 +91,8 @@ def test_translation_binds_params_inlines_macros_and_shifts_nothing() -> None:
     text = translate(query_sql("exposure_product"), params)
     assert "$" not in text and ":" not in text.replace("::", "")
     assert "HS_CODE" not in text.upper() and "HS_TEXT" not in text.upper()
-    # DuckDB's 1-based list[i] must stay 1-based: element_at, not Spark's [i].
-    assert "ELEMENT_AT(CAST(ARRAY(0, 1, 2) AS ARRAY<TINYINT>)" in text
+    # DuckDB's 1-based list[i] must stay 1-based: try_element_at, not Spark's [i].
+    assert "TRY_ELEMENT_AT(CAST(ARRAY(0, 1, 2) AS ARRAY<TINYINT>)" in text
     # A generator may not sit inside an expression on Spark.
     assert "FROM (SELECT EXPLODE(CAST(ARRAY('010121') AS ARRAY<STRING>)) AS _u)" in text
     assert "CAST(NULL AS STRING)" in text

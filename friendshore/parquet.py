@@ -181,17 +181,14 @@ def _prepare(root: Path, *, overwrite: bool) -> None:
 
 
 def _copy(store: Store, sql: str, dest: Path, partitions: Sequence[str]) -> None:
-    """``COPY (sql) TO dest`` as zstd Parquet, Hive-partitioned when asked."""
-    target = str(dest).replace("'", "''")
-    opts = "FORMAT parquet, COMPRESSION zstd"
+    """Write ``sql``'s result under ``dest``, Hive-partitioned when asked."""
     if partitions:
-        opts += f", PARTITION_BY ({', '.join(partitions)})"
-        store.execute(f"COPY ({sql}) TO '{target}' ({opts})")
+        store.write_parquet(sql, dest, tuple(partitions))
         if not dest.exists():  # nothing to partition: still an (empty) table
             dest.mkdir(parents=True)
         return
     dest.mkdir(parents=True, exist_ok=True)
-    store.execute(f"COPY ({sql}) TO '{target}/data_0.parquet' ({opts})")
+    store.write_parquet(sql, dest / "data_0.parquet")
 
 
 def _files(root: Path, table: str) -> list[dict[str, Any]]:

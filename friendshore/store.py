@@ -347,6 +347,20 @@ class Store:
         """Run a statement whose result is not needed (DDL, DML)."""
         self.con.execute(sql, dict(params or {})).fetchall()
 
+    def write_parquet(
+        self, sql: str, path: Path, partition_by: tuple[str, ...] = ()
+    ) -> None:
+        """Write a query's result as zstd Parquet: one file, or a Hive-partitioned
+        directory when ``partition_by`` names columns (the path is never SQL text).
+        """
+        rel = self._rel(sql, None)
+        if partition_by:
+            rel.write_parquet(
+                str(path), compression="zstd", partition_by=list(partition_by)
+            )
+        else:
+            rel.write_parquet(str(path), compression="zstd")
+
     def register(self, name: str, data: pa.Table | pl.DataFrame) -> None:
         """Expose an Arrow table or Polars frame to SQL under ``name`` (no copy)."""
         if isinstance(data, pl.DataFrame):

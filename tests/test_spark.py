@@ -239,19 +239,20 @@ def test_spark_world_concentration_matches_duckdb(
 
 @pytest.mark.spark
 def test_spark_exposure_by_hand(engines: tuple[Store, Any]) -> None:
-    """USA's 850511 imports in 2021 from the fixture file, worked by hand (USD)."""
+    """Germany's 850511 imports in 2021 from the fixture file, worked by hand."""
     _, sp = engines
-    row = product_exposure(sp, year=2021, importer="USA", hs=["850511"]).row(
+    row = product_exposure(sp, year=2021, importer="DEU", hs=["850511"]).row(
         0, named=True
     )
-    chn, hkg, jpn, twn, efta, kor = 1000.5, 120.25, 700.125, 310.0, 45.5, 88.0
-    total = chn + hkg + jpn + twn + efta + kor  # 2264.375 thousand
+    chn, fra, usa, nld = 480.0, 260.5, 230.0, 70.75  # thousand USD, no residual
+    total = chn + fra + usa + nld  # 1041.25
     assert row["import_value_usd"] == pytest.approx(total * 1000, rel=1e-12)
-    assert row["prc_share"] == pytest.approx((chn + hkg) / total, rel=1e-12)
-    hhi = sum(v * v for v in (chn, hkg, jpn, twn, efta, kor)) / total**2
+    assert row["prc_share"] == pytest.approx(chn / total, rel=1e-12)
+    hhi = (chn**2 + fra**2 + usa**2 + nld**2) / total**2
     assert row["hhi"] == pytest.approx(hhi, rel=1e-12)
     assert row["top_supplier"] == "CHN"
-    assert row["n_suppliers"] == 6
+    assert row["top_supplier_share"] == pytest.approx(chn / total, rel=1e-12)
+    assert row["n_suppliers"] == 4
 
 
 @pytest.mark.spark

@@ -56,10 +56,15 @@ file and against Comtrade rows already in the store, inside the load's transacti
 stored row of the less-preferred basis is deleted, and a new row is skipped when an
 equal-or-more-preferred row is already stored. So the same flow in two files is
 stored once. ``XRW`` remainder rows are never matched against mirrors (only an
-identical ``XRW`` row from an earlier load, which is kept). Caveats: a remainder is
-computed from the reporter's own partner list, so a mirror row filling a partner the
-reporter did not list can overlap its remainder; and rows superseded in another load
-leave that load's ``loads.rows`` count as it was.
+identical ``XRW`` row from an earlier load, which is kept).
+
+World totals are kept (DESIGN.md "Residual and unspecified areas"): an importer's
+reported World total is never exceeded. Mirror rows into an importer that reports a
+World total fill partners it did not list out of its unexplained remainder, scaled
+down pro rata where they exceed it; the load's notes say how many were scaled. This
+holds within one file (a World total and the mirrors into it arrive together in
+Comtrade downloads); mirrors loaded from another file are not refitted. Rows
+superseded in another load leave that load's ``loads.rows`` count as it was.
 """
 
 from __future__ import annotations
@@ -262,8 +267,9 @@ def read_comtrade(path: Path, prefer: str = "imports") -> ComtradeRows:
     df = _filter(df, notes)
     df = _map_countries(df, names, file)
     df = _dedupe_reports(df, file, names["value"], notes)
-    df = _orient(df, notes)
+    df, import_totals = _orient(df, notes)
     frame = _mirror_within(df, preferred, notes)
+    frame = _fit_to_world_totals(frame, import_totals, notes)
     return ComtradeRows(frame, tuple(notes))
 
 
@@ -619,8 +625,12 @@ def _dedupe_reports(
 _GROUP = ["reporter_iso", "flow", "year", "cmd"]
 
 
-def _orient(df: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
-    """Exporter/importer/basis rows for real partners plus the World remainders."""
+def _orient(df: pl.DataFrame, notes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Exporter/importer/basis rows for real partners plus the World remainders.
+
+    Also returns the importers' own World totals (``year, importer, hs6,
+    world_usd, world_kg, hs_revision``): :func:`_fit_to_world_totals` keeps them.
+    """
     real = df.filter(~pl.col("partner_agg"))
     n_agg = df.filter(pl.col("partner_agg") & (pl.col("partner") != 0)).height
     if n_agg:
@@ -661,7 +671,15 @@ def _orient(df: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
         [real.select(*cols, "value", "kg"), remainder.select(*cols, "value", "kg")]
     )
     is_import = pl.col("flow") == "M"
-    return both.select(
+    import_totals = world.filter(is_import).select(
+        pl.col("year").cast(pl.Int16),
+        pl.col("reporter_iso").alias("importer"),
+        pl.col("cmd").alias("hs6"),
+        pl.col("value").alias("world_usd"),
+        pl.col("kg").alias("world_kg"),
+        pl.col("hs_revision"),
+    )
+    rows = both.select(
         pl.col("year").cast(pl.Int16),
         pl.when(is_import)
         .then("partner_iso")
@@ -677,6 +695,7 @@ def _orient(df: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
         (pl.col("kg") / 1000.0).alias("quantity_t"),  # kg → metric tonnes
         pl.col("flow").replace_strict(_BASIS).alias("basis"),
     )
+    return rows, import_totals
 
 
 _FLOW_KEY = ["year", "exporter", "importer", "hs6"]
@@ -695,6 +714,104 @@ def _mirror_within(df: pl.DataFrame, preferred: str, notes: list[str]) -> pl.Dat
     if out.height < n:
         notes.append(f"{n - out.height} two-sided flows: {preferred} side kept")
     return out.cast(_OUT_SCHEMA)  # type: ignore[arg-type]
+
+
+def _fit_to_world_totals(
+    df: pl.DataFrame, totals: pl.DataFrame, notes: list[str]
+) -> pl.DataFrame:
+    """Keep every importer's reported World total: mirrors fill its remainder.
+
+    For an importer that reports a World total W of a (year, code), its own
+    partner rows (basis ``import``) stay as reported; the exporter-reported rows
+    into it (basis ``export``: partners it did not list, or, with
+    ``prefer="exports"``, the side preferred) are carved out of W − Σ own rows
+    instead of being added on top of the remainder, which already holds them.
+    Where they exceed that room they are scaled down pro rata (quantities too, so
+    unit values stay); what is left is the ``XRW`` remainder (dropped below
+    :data:`REMAINDER_TOLERANCE_USD`). Without this, China's 2021 imports of
+    253090 came to 2.88 bn against its own World total of 1.72 bn.
+    """
+    if totals.height == 0:
+        return df
+    keys = ["year", "importer", "hs6"]
+    rest = pl.col("exporter") == countries.REST_OF_WORLD
+    own = (pl.col("basis") == "import") & ~rest
+    mirror = pl.col("basis") == "export"
+    sums = (
+        df.join(totals.select(keys), on=keys, how="semi")
+        .group_by(keys)
+        .agg(
+            pl.col("value_usd").filter(own).sum().alias("own_usd"),
+            pl.col("quantity_t").filter(own).sum().alias("own_t"),
+            pl.col("quantity_t").filter(own).null_count().alias("own_t_missing"),
+            pl.col("value_usd").filter(mirror).sum().alias("mirror_usd"),
+            mirror.sum().alias("n_mirror"),
+        )
+    )
+    fit = totals.join(sums, on=keys, how="left").with_columns(
+        (pl.col("world_usd") - pl.col("own_usd").fill_null(0.0)).alias("room"),
+        pl.col("mirror_usd").fill_null(0.0),
+        pl.col("n_mirror").fill_null(0),
+    )
+    fit = fit.with_columns(
+        pl.when((pl.col("mirror_usd") > 0) & (pl.col("mirror_usd") > pl.col("room")))
+        .then(pl.col("room").clip(lower_bound=0.0) / pl.col("mirror_usd"))
+        .otherwise(1.0)
+        .alias("scale")
+    )
+    scaled = fit.filter(pl.col("scale") < 1.0)
+    n_scaled = int(scaled["n_mirror"].sum())
+    if n_scaled:
+        notes.append(
+            f"{n_scaled} mirror rows scaled down to fit the importer's World total "
+            f"({scaled.height} totals)"
+        )
+    in_fit = df.join(fit.select(*keys, "scale"), on=keys, how="left")
+    is_mirror = mirror & pl.col("scale").is_not_null()
+    kept = in_fit.filter(~(rest & pl.col("scale").is_not_null())).with_columns(
+        pl.when(is_mirror)
+        .then(pl.col(c) * pl.col("scale"))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in ("value_usd", "quantity_t")
+    )
+    kept = kept.filter(~is_mirror | (pl.col("value_usd") > 0)).drop("scale")
+    # The new remainder: W − own rows − the (scaled) mirrors, with its quantity
+    # where every part of it is known.
+    mirror_t = (
+        kept.join(fit.select(keys), on=keys, how="semi")
+        .group_by(keys)
+        .agg(
+            pl.col("quantity_t").filter(mirror).sum().alias("mirror_t"),
+            pl.col("quantity_t").filter(mirror).null_count().alias("mirror_t_missing"),
+        )
+    )
+    value = pl.col("room") - pl.col("mirror_usd") * pl.col("scale")
+    tonnes = (
+        pl.col("world_kg") / 1000.0
+        - pl.col("own_t").fill_null(0.0)
+        - pl.col("mirror_t").fill_null(0.0)
+    )
+    known = (
+        pl.col("world_kg").is_not_null()
+        & (pl.col("own_t_missing").fill_null(0) == 0)
+        & (pl.col("mirror_t_missing").fill_null(0) == 0)
+    )
+    remainder = (
+        fit.join(mirror_t, on=keys, how="left")
+        .filter(value >= REMAINDER_TOLERANCE_USD)
+        .select(
+            pl.col("year"),
+            pl.lit(countries.REST_OF_WORLD).alias("exporter"),
+            pl.col("importer"),
+            pl.col("hs6"),
+            value.alias("value_usd"),
+            pl.when(known & (tonnes > 0)).then(tonnes).alias("quantity_t"),
+            pl.lit("import").alias("basis"),
+            pl.col("hs_revision"),
+        )
+    )
+    return pl.concat([kept, remainder.select(kept.columns)]).cast(_OUT_SCHEMA)  # type: ignore[arg-type]
 
 
 # -- writing ------------------------------------------------------------------------

@@ -193,6 +193,11 @@ def frame_answer(result: Any, fields: tuple[str, ...]) -> Answer:
     return out
 
 
+# Residual and unspecified areas (DESIGN.md): in totals only, never a supplier,
+# importer or tier. The references mark them as tier 'residual'.
+RESIDUAL_RE = r"^(X[0-9]{3}|XRW|XOT|WLD)$"
+
+
 def _tiers(year: int) -> pa.Table:
     """``iso3, tier`` of every listed country as of the year (the registry's rule)."""
     try:
@@ -209,6 +214,7 @@ def _tier_map(ctx: Ctx) -> dict[str, str]:
     return dict(zip(t["iso3"].to_pylist(), t["tier"].to_pylist(), strict=True))
 
 
+
 def _register_tiers(ctx: Ctx) -> None:
     ctx.extra["tiers"] = _tiers(ctx.year)
     ctx.con.register("bench_tiers", ctx.extra["tiers"])
@@ -217,7 +223,11 @@ def _register_tiers(ctx: Ctx) -> None:
     ctx.con.execute(
         """CREATE OR REPLACE TEMP TABLE bench_tier_ids AS
            SELECT c.id, t.tier FROM bench_tiers AS t
-           JOIN country_ids AS c ON c.iso3 = t.iso3"""
+           JOIN country_ids AS c ON c.iso3 = t.iso3
+           WHERE NOT regexp_full_match(c.iso3, $re)
+           UNION ALL
+           SELECT id, 'residual' FROM country_ids WHERE regexp_full_match(iso3, $re)""",
+        {"re": RESIDUAL_RE},
     ).fetchall()
 
 
@@ -320,15 +330,20 @@ _EXPOSURE_FIELDS = (
 # Hand-tuned: one pass, one hash aggregation over the store's coded flows (integer
 # country ids and HS keys, friendshore.store); HHI = Σv²/(Σv)² needs no window; the
 # tier of each exporter comes from a tiny join; names are decoded in the result only.
+# Residual areas (tier 'residual') count in V only: not in n, Σv², the top supplier,
+# and they are no importer (DESIGN.md).
 EXPOSURE_SQL = """
 WITH s AS (
     SELECT f.importer_id, f.hs,
            sum(f.value_usd) AS import_value_usd,
-           count(*) AS n_suppliers,
-           arg_max(f.exporter_id, f.value_usd) AS top_id,
-           max(f.value_usd) / sum(f.value_usd) AS top_supplier_share,
-           sum(f.value_usd * f.value_usd) / (sum(f.value_usd) * sum(f.value_usd))
-               AS hhi,
+           count(*) FILTER (WHERE t.tier IS DISTINCT FROM 'residual') AS n_suppliers,
+           arg_max(f.exporter_id, f.value_usd)
+               FILTER (WHERE t.tier IS DISTINCT FROM 'residual') AS top_id,
+           max(f.value_usd) FILTER (WHERE t.tier IS DISTINCT FROM 'residual')
+               / sum(f.value_usd) AS top_supplier_share,
+           coalesce(sum(f.value_usd * f.value_usd)
+                        FILTER (WHERE t.tier IS DISTINCT FROM 'residual'), 0)
+               / (sum(f.value_usd) * sum(f.value_usd)) AS hhi,
            coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0)
                / sum(f.value_usd) AS prc_share,
            coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'ally'), 0)
@@ -337,12 +352,13 @@ WITH s AS (
                / sum(f.value_usd) AS partner_share
     FROM flows AS f LEFT JOIN bench_tier_ids AS t ON t.id = f.exporter_id
     WHERE f.year = $year AND f.value_usd > 0
+      AND f.importer_id NOT IN (SELECT id FROM bench_tier_ids WHERE tier = 'residual')
     GROUP BY f.importer_id, f.hs
 )
 SELECT i.iso3 AS importer, hs_text(s.hs) AS hs6, e.iso3 AS top_supplier,
        s.* EXCLUDE (importer_id, hs, top_id)
 FROM s JOIN country_ids AS i ON i.id = s.importer_id
-JOIN country_ids AS e ON e.id = s.top_id
+LEFT JOIN country_ids AS e ON e.id = s.top_id
 """
 
 _FLOWS_SQL = """
@@ -364,18 +380,23 @@ def _exposure_duckdb(ctx: Ctx) -> pa.Table:
 def _exposure_pandas(ctx: Ctx) -> Any:
     # What an economist would write: fetch the year, shares per group, then sums.
     df = ctx.con.sql(_FLOWS_SQL, params={"year": ctx.year}).df()
+    df = df[~df["importer"].str.fullmatch(RESIDUAL_RE)]
     df["tier"] = df["exporter"].map(_tier_map(ctx)).fillna("other")
+    df.loc[df["exporter"].str.fullmatch(RESIDUAL_RE), "tier"] = "residual"
     keys = ["importer", "hs6"]
     df["share"] = df["value_usd"] / df.groupby(keys)["value_usd"].transform("sum")
-    df["share_sq"] = df["share"] ** 2
+    named = df["tier"] != "residual"
+    df["share_sq"] = (df["share"] ** 2).where(named, 0.0)
+    df["named_share"] = df["share"].where(named)
+    df["named"] = named.astype(int)
     for tier in ("concern", "ally", "partner"):
         df[tier] = df["share"].where(df["tier"] == tier, 0.0)
     out = (
         df.groupby(keys)
         .agg(
             import_value_usd=("value_usd", "sum"),
-            n_suppliers=("exporter", "count"),
-            top_supplier_share=("share", "max"),
+            n_suppliers=("named", "sum"),
+            top_supplier_share=("named_share", "max"),
             hhi=("share_sq", "sum"),
             prc_share=("concern", "sum"),
             ally_share=("ally", "sum"),
@@ -383,16 +404,21 @@ def _exposure_pandas(ctx: Ctx) -> Any:
         )
         .reset_index()
     )
-    top = df.loc[df.groupby(keys)["value_usd"].idxmax(), [*keys, "exporter"]]
-    return out.merge(top.rename(columns={"exporter": "top_supplier"}), on=keys)
+    ranked = df[named]
+    top = ranked.loc[ranked.groupby(keys)["value_usd"].idxmax(), [*keys, "exporter"]]
+    top = top.rename(columns={"exporter": "top_supplier"})
+    return out.merge(top, on=keys, how="left")
 
 
 def _exposure_polars(ctx: Ctx) -> pl.DataFrame:
     flows = ctx.con.sql(_FLOWS_SQL, params={"year": ctx.year}).to_arrow_table()
     v, tier = pl.col("value_usd"), pl.col("tier")
+    named = ~pl.col("exporter").str.contains(RESIDUAL_RE)
+    nv = v.filter(named)
     return (
         pl.DataFrame(flows)
         .lazy()
+        .filter(~pl.col("importer").str.contains(RESIDUAL_RE))
         .join(
             pl.DataFrame(ctx.extra["tiers"]).lazy(),
             left_on="exporter",
@@ -402,10 +428,10 @@ def _exposure_polars(ctx: Ctx) -> pl.DataFrame:
         .group_by("importer", "hs6")
         .agg(
             import_value_usd=v.sum(),
-            n_suppliers=pl.len(),
-            top_supplier=pl.col("exporter").get(v.arg_max()),
-            top_supplier_share=v.max() / v.sum(),
-            hhi=(v * v).sum() / v.sum() ** 2,
+            n_suppliers=named.sum(),
+            top_supplier=pl.col("exporter").filter(named).get(nv.arg_max()),
+            top_supplier_share=nv.max() / v.sum(),
+            hhi=(nv * nv).sum() / v.sum() ** 2,
             prc_share=v.filter(tier == "concern").sum() / v.sum(),
             ally_share=v.filter(tier == "ally").sum() / v.sum(),
             partner_share=v.filter(tier == "partner").sum() / v.sum(),
@@ -451,7 +477,9 @@ INDUSTRY_SQL = """
 WITH p AS (
     SELECT hs_text(f.hs) AS hs6, sum(f.value_usd) AS v,
            coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0) AS c,
-           sum(f.value_usd * f.value_usd) / sum(f.value_usd) AS v_hhi
+           coalesce(sum(f.value_usd * f.value_usd)
+                        FILTER (WHERE t.tier IS DISTINCT FROM 'residual'), 0)
+               / sum(f.value_usd) AS v_hhi
     FROM flows AS f LEFT JOIN bench_tier_ids AS t ON t.id = f.exporter_id
     WHERE f.year = $year AND f.value_usd > 0
       AND f.importer_id = (SELECT id FROM country_ids WHERE iso3 = $importer)
@@ -519,10 +547,14 @@ WITH e AS (
     WHERE year = $year AND value_usd > 0 GROUP BY hs, exporter_id
 ),
 p AS (
-    SELECT e.hs, sum(e.v) AS world_export_value_usd, count(*) AS n_exporters,
-           arg_max(e.exporter_id, e.v) AS top_id,
-           max(e.v) / sum(e.v) AS top_exporter_share,
-           sum(e.v * e.v) / (sum(e.v) * sum(e.v)) AS hhi,
+    SELECT e.hs, sum(e.v) AS world_export_value_usd,
+           count(*) FILTER (WHERE t.tier IS DISTINCT FROM 'residual') AS n_exporters,
+           arg_max(e.exporter_id, e.v)
+               FILTER (WHERE t.tier IS DISTINCT FROM 'residual') AS top_id,
+           max(e.v) FILTER (WHERE t.tier IS DISTINCT FROM 'residual')
+               / sum(e.v) AS top_exporter_share,
+           coalesce(sum(e.v * e.v) FILTER (WHERE t.tier IS DISTINCT FROM 'residual'), 0)
+               / (sum(e.v) * sum(e.v)) AS hhi,
            coalesce(sum(e.v) FILTER (WHERE t.tier = 'concern'), 0) / sum(e.v)
                AS prc_share
     FROM e LEFT JOIN bench_tier_ids AS t ON t.id = e.exporter_id
@@ -530,7 +562,7 @@ p AS (
 )
 SELECT hs_text(p.hs) AS hs6, c.iso3 AS top_exporter,
        p.* EXCLUDE (hs, top_id)
-FROM p JOIN country_ids AS c ON c.id = p.top_id
+FROM p LEFT JOIN country_ids AS c ON c.id = p.top_id
 """
 
 
@@ -548,15 +580,18 @@ def _world_pandas(ctx: Ctx) -> Any:
     df = ctx.con.sql(_FLOWS_SQL, params={"year": ctx.year}).df()
     e = df.groupby(["hs6", "exporter"], as_index=False)["value_usd"].sum()
     e["share"] = e["value_usd"] / e.groupby("hs6")["value_usd"].transform("sum")
-    e["share_sq"] = e["share"] ** 2
+    named = ~e["exporter"].str.fullmatch(RESIDUAL_RE)
+    e["share_sq"] = (e["share"] ** 2).where(named, 0.0)
+    e["named_share"] = e["share"].where(named)
+    e["named"] = named.astype(int)
     concern = {k for k, t in _tier_map(ctx).items() if t == "concern"}
     e["prc"] = e["share"].where(e["exporter"].isin(concern), 0.0)
     return (
         e.groupby("hs6")
         .agg(
             world_export_value_usd=("value_usd", "sum"),
-            n_exporters=("exporter", "count"),
-            top_exporter_share=("share", "max"),
+            n_exporters=("named", "sum"),
+            top_exporter_share=("named_share", "max"),
             hhi=("share_sq", "sum"),
             prc_share=("prc", "sum"),
         )
@@ -568,6 +603,8 @@ def _world_polars(ctx: Ctx) -> pl.DataFrame:
     flows = ctx.con.sql(_FLOWS_SQL, params={"year": ctx.year}).to_arrow_table()
     concern = [k for k, t in _tier_map(ctx).items() if t == "concern"]
     v = pl.col("value_usd")
+    named = ~pl.col("exporter").str.contains(RESIDUAL_RE)
+    nv = v.filter(named)
     return (
         pl.DataFrame(flows)
         .lazy()
@@ -576,10 +613,10 @@ def _world_polars(ctx: Ctx) -> pl.DataFrame:
         .group_by("hs6")
         .agg(
             world_export_value_usd=v.sum(),
-            n_exporters=pl.len(),
-            top_exporter=pl.col("exporter").get(v.arg_max()),
-            top_exporter_share=v.max() / v.sum(),
-            hhi=(v * v).sum() / v.sum() ** 2,
+            n_exporters=named.sum(),
+            top_exporter=pl.col("exporter").filter(named).get(nv.arg_max()),
+            top_exporter_share=nv.max() / v.sum(),
+            hhi=(nv * nv).sum() / v.sum() ** 2,
             prc_share=v.filter(pl.col("exporter").is_in(concern)).sum() / v.sum(),
         )
         .collect()
@@ -621,6 +658,7 @@ SELECT f.importer_id, f.hs, sum(f.value_usd) AS v,
        prc_share AS l
 FROM flows AS f LEFT JOIN bench_tier_ids AS t ON t.id = f.exporter_id
 WHERE f.year = $year AND f.value_usd > 0
+  AND f.importer_id NOT IN (SELECT id FROM bench_tier_ids WHERE tier = 'residual')
 GROUP BY f.importer_id, f.hs
 """
 

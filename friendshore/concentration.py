@@ -2,7 +2,8 @@
 
 * :func:`world_concentration` — per (year, hs6): every exporter's share of world
   exports (all destinations summed), HHI on the 0–1 scale, the leading exporter and
-  the concern group's share. X-code areas count as exporters.
+  the concern group's share. Residual areas (``XRW``, X-codes) count in the total
+  only (``hhi``/``hhi_max``/``coverage`` as in :mod:`friendshore.exposure`).
 * :func:`production_concentration` — per USGS (edition, commodity, stage, year):
   shares over the listed countries' sum, with "Other countries" (``XOT``) one
   unspecified producer and the published rounded world total (``WLD``) never a
@@ -22,6 +23,7 @@ from friendshore.exposure import (
     DEFAULT_CONCERN,
     hs_params,
     industry_codes,
+    members_frame,
     parse_hs,
     resolve_years,
     tier_lookup,
@@ -53,10 +55,13 @@ def world_concentration(
     Returns
     -------
     polars.DataFrame
-        ``year, hs6, world_exports_usd, n_exporters, hhi, top_exporter,
-        top_share, concern, prc_share`` and provenance ``source, hs_revision``.
-        ``prc_share`` is the concern group's share of world exports (as of the
-        year). Year defaults to the latest loaded.
+        ``year, hs6, world_exports_usd, n_exporters, hhi, hhi_max, coverage,
+        top_exporter, top_share, concern, prc_share`` and provenance ``source,
+        hs_revision``. ``prc_share`` is the concern group's share of world exports
+        (as of the year). Residual and unspecified exporters (``XRW``, X-codes)
+        count in ``world_exports_usd`` only: ``hhi`` spreads them thin,
+        ``hhi_max`` takes them as one exporter, ``coverage`` is the named
+        exporters' share. Year defaults to the latest loaded.
 
     Examples
     --------
@@ -75,6 +80,7 @@ def world_concentration(
     lookup = tier_lookup(store, tiers, params["year_min"], params["year_max"])
     raw = store.pl(query_sql("world_concentration"), params | lookup)
     v = pl.col("world_exports_usd")
+    res = pl.col("residual_v").fill_null(0.0)
     prov = selection.provenance().select(
         pl.col("year").cast(pl.Int16), "source", "hs_revision"
     )
@@ -85,6 +91,8 @@ def world_concentration(
             v,
             pl.col("n_exporters").cast(pl.Int64),
             (pl.col("v2") / (v * v)).alias("hhi"),
+            ((pl.col("v2") + res * res) / (v * v)).alias("hhi_max"),
+            ((v - res).clip(lower_bound=0.0) / v).alias("coverage"),
             "top_exporter",
             (pl.col("top_v") / v).alias("top_share"),
             pl.lit(concern).alias("concern"),
@@ -102,6 +110,8 @@ def production_concentration(
     stage: str | None = None,
     year: int | None = None,
     edition: str | None = None,
+    concern: str = DEFAULT_CONCERN,
+    registry: Registry | None = None,
 ) -> pl.DataFrame:
     """Production concentration per (edition, commodity, stage, year) from USGS.
 
@@ -110,16 +120,24 @@ def production_concentration(
     commodity, stage, year, edition
         Filters (``None``: all). Commodity names as stored (lower case, e.g.
         ``rare earths``); stage ``mine``, ``refinery``, …; edition ``MCS2024``.
+    concern, registry
+        The registry group whose share ``prc_share`` is (members as of each
+        year; default ``prc``: China, Hong Kong, Macau).
 
     Returns
     -------
     polars.DataFrame
         ``edition, commodity, stage, year, series, unit, listed_total, hhi,
-        prc_share`` (China's share of the listed sum), ``top_country, top_share,
-        n_producers, n_withheld, world_total, gap_pct, gap_flag``. ``series`` is
-        the USGS Type text where one stage has several published world totals
-        (platinum, palladium), else null. ``gap_pct`` = 100 × (listed − world) /
-        world; ``gap_flag`` when ``|gap_pct|`` > 5.
+        hhi_max, coverage, concern, prc_share`` (the concern group's share of the
+        listed sum), ``top_country, top_share, n_producers, n_withheld,
+        world_total, gap_pct, gap_flag``. "Other countries" (``XOT``) is a
+        residual: in ``listed_total`` only; ``hhi`` spreads it thin, ``hhi_max``
+        takes it as one producer, ``coverage`` is the named countries' share;
+        it is never ``top_country``. ``series`` is the USGS Type text where one
+        stage has several published world totals (platinum, palladium), else null.
+        ``gap_pct`` = 100 × (listed − world) / world; ``gap_flag`` when
+        ``|gap_pct|`` > 5. Rows of different editions differ for the same year
+        (MCS2024 and MCS2025 revise 2023): rank within one edition, or say so.
 
     Raises
     ------
@@ -131,7 +149,13 @@ def production_concentration(
     >>> production_concentration(store, commodity="rare earths", stage="mine",
     ...                          edition="MCS2024", year=2023)  # doctest: +SKIP
     """
-    raw = store.pl(query_sql("production_concentration"))
+    years = [int(y) for (y,) in store.fetchall("SELECT DISTINCT year FROM production")]
+    members = members_frame(registry or load_registry(), concern, years)
+    store.register("_production_concern", members)
+    try:
+        raw = store.pl(query_sql("production_concentration"))
+    finally:
+        store.unregister("_production_concern")
     filters = {"commodity": commodity, "stage": stage, "edition": edition}
     for col, value in filters.items():
         if value is None:
@@ -156,7 +180,10 @@ def production_concentration(
         "unit",
         total,
         (pl.col("q2") / (total * total)).alias("hhi"),
-        (pl.col("china") / total).alias("prc_share"),
+        ((pl.col("q2") + pl.col("other_q") ** 2) / (total * total)).alias("hhi_max"),
+        ((total - pl.col("other_q")) / total).alias("coverage"),
+        pl.lit(concern).alias("concern"),
+        (pl.col("concern_q") / total).alias("prc_share"),
         "top_country",
         (pl.col("top_quantity") / total).alias("top_share"),
         pl.col("n_producers").cast(pl.Int64),

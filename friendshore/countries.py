@@ -115,6 +115,19 @@ def unspecified_code(code: int) -> str:
     return f"X{code:03d}"
 
 
+RESIDUAL_PATTERN = r"^(X\d{3}|XRW|XOT|WLD)$"
+
+
+def is_residual(iso3: str | None) -> bool:
+    """True for a residual or unspecified area: ``XRW``, ``XOT``, ``WLD``, ``X`` + code.
+
+    DESIGN.md "Residual and unspecified areas": such a code counts in every total
+    and nowhere else — never an importer row, a top supplier or exporter, a
+    concern, ally or partner, nor a flag's supplier. Kosovo's ``XKX`` is a country.
+    """
+    return iso3 is not None and re.fullmatch(RESIDUAL_PATTERN, iso3) is not None
+
+
 def from_name(name: str) -> str | None:
     """ISO3 for a country name (ISO names, common names, USGS/BACI spellings)."""
     return _by_name().get(name_key(name))

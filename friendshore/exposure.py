@@ -3,7 +3,8 @@
 The metric definitions are DESIGN.md's. For an importer j (or a bloc), a product k
 (HS6) and a year t, with v_i the import value from supplier i and V = Σ v_i::
 
-    import_value_usd = V            hhi = Σ v_i² / V²   (0–1)
+    import_value_usd = V            hhi = Σ_{i named} v_i² / V²   (0–1)
+    coverage = Σ_{i named} v_i / V  hhi_max = (Σ_{i named} v_i² + R²) / V²
     prc_share        = Σ_{i ∈ concern} v_i / V          (the group --concern names)
     ally_share, partner_share, other_share              (registry tiers, as of t)
 
@@ -13,10 +14,12 @@ list built by :func:`tier_lookup`; ``queries/exposure_*.sql``), names countries 
 products only in the aggregated result, hands Arrow to Polars, and Polars turns the
 sums into ratios.
 
-Suppliers are every ``exporter`` code in ``trade_flows``, including the X-codes of
-unspecified areas (``XRW`` rest of world, ``X697`` Europe EFTA nes, …): they count
-in V and in ``n_suppliers`` and are tier ``other``, so shares stay honest when a
-source cannot name every partner. Rows with value ≤ 0 are not suppliers.
+Residual and unspecified areas (``XRW`` the unexplained rest of a World total,
+``X697`` Europe EFTA nes, …; R their value) count in V and nowhere else (DESIGN.md):
+never an importer row, the top supplier, a concern, ally or partner, nor one of
+``n_suppliers``. ``hhi`` takes the residual as spread over many small suppliers (a
+lower bound), ``hhi_max`` as one supplier (an upper bound); ``coverage`` says how
+much of V the named suppliers account for. Rows with value ≤ 0 are not suppliers.
 
 Product rows use six-digit codes only; Comtrade's four-digit aggregates are read
 only when asked for explicitly (``hs=["8505"]``). Which source answers for which
@@ -49,6 +52,8 @@ from friendshore.store import Store
 
 DEFAULT_CONCERN = "prc"
 TIER_CODES = {"concern": 1, "ally": 2, "partner": 3}
+# Tier code of residual and unspecified areas (XRW, X + code): in totals only.
+RESIDUAL_CODE = 9
 
 # Registered (temporary) table names the exposure queries read.
 TIERS_TABLE = "_exposure_tiers"
@@ -65,6 +70,8 @@ PRODUCT_COLUMNS = [
     "concern",
     "prc_share",
     "hhi",
+    "hhi_max",
+    "coverage",
     "ally_share",
     "partner_share",
     "other_share",
@@ -183,8 +190,14 @@ def _in_revision(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFrame:
 # -- the engine ----------------------------------------------------------------------
 
 
+def residual(col: str) -> pl.Expr:
+    """True where ``col`` holds a residual or unspecified area code (XRW, X + code)."""
+    return pl.col(col).str.contains(countries.RESIDUAL_PATTERN).fill_null(False)
+
+
 def coded_tiers(tiers: pl.DataFrame) -> pl.DataFrame:
-    known = tiers.filter(pl.col("tier").is_in(list(TIER_CODES)))
+    """``year, iso3, tier_code`` of the registry tiers (residual areas left out)."""
+    known = tiers.filter(pl.col("tier").is_in(list(TIER_CODES)) & ~residual("iso3"))
     return known.select(
         pl.col("year").cast(pl.Int16),
         pl.col("iso3"),
@@ -211,8 +224,13 @@ def tier_lookup(
         years.join(ids, how="cross")
         .join(coded_tiers(tiers), on=["year", "iso3"], how="left")
         .sort("year", "id")
-        .get_column("tier_code")
-        .fill_null(0)
+        .select(
+            # A residual area is never a tier, whatever a registry list says.
+            pl.when(residual("iso3"))
+            .then(pl.lit(RESIDUAL_CODE, dtype=pl.Int8))
+            .otherwise(pl.col("tier_code").fill_null(0))
+        )
+        .to_series()
     )
     n_ids = ids.height
     return {"tier_codes": codes.to_list(), "n_ids": n_ids}
@@ -266,7 +284,7 @@ def exposure_frame(
         return ratios(raw)
     if members is None:
         raise ParameterError(f"bloc {bloc!r} needs its members")
-    store.register(TIERS_TABLE, coded_tiers(tiers))
+    store.register(TIERS_TABLE, bloc_tiers(store, tiers, selection.years))
     store.register(MEMBERS_TABLE, members.with_columns(pl.col("year").cast(pl.Int16)))
     try:
         raw = store.pl(
@@ -279,9 +297,29 @@ def exposure_frame(
     return ratios(raw)
 
 
+def bloc_tiers(store: Store, tiers: pl.DataFrame, years: Sequence[int]) -> pl.DataFrame:
+    """:func:`coded_tiers` plus every stored residual area as tier 9 in each year."""
+    codes = store.country_positions().filter(residual("iso3")).select("iso3")
+    rows = pl.DataFrame({"year": list(years)}, schema={"year": pl.Int16}).join(
+        codes, how="cross"
+    )
+    return pl.concat(
+        [
+            coded_tiers(tiers),
+            rows.with_columns(pl.lit(RESIDUAL_CODE, dtype=pl.Int8).alias("tier_code")),
+        ]
+    )
+
+
 def ratios(raw: pl.DataFrame) -> pl.DataFrame:
-    """Turn the one-pass sums (v, v2, n, top_v, concern_v, …) into the metrics."""
+    """Turn the one-pass sums (v, v2, n, top_v, concern_v, …) into the metrics.
+
+    ``hhi`` counts the residual (``residual_v``) as spread over many small
+    suppliers (nothing in Σv²), ``hhi_max`` as one more supplier; ``coverage`` is
+    the named suppliers' share of V.
+    """
     v = pl.col("v")
+    res = pl.col("residual_v").fill_null(0.0)
 
     def share(col: str) -> pl.Expr:
         return pl.col(col).fill_null(0.0) / v
@@ -300,6 +338,8 @@ def ratios(raw: pl.DataFrame) -> pl.DataFrame:
         (pl.col("top_v") / v).alias("top_supplier_share"),
         pl.col("prc_share"),
         (pl.col("v2") / (v * v)).alias("hhi"),
+        ((pl.col("v2") + res * res) / (v * v)).alias("hhi_max"),
+        ((v - res).clip(lower_bound=0.0) / v).alias("coverage"),
         pl.col("ally_share"),
         pl.col("partner_share"),
         # The remainder (clipped at 0 against rounding): the four shares sum to 1.
@@ -363,6 +403,8 @@ def rollup_industries(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFra
             "prc_share",
             "lookthrough_prc_share",
             "hhi",
+            "hhi_max",
+            "coverage",
             "ally_share",
             "partner_share",
             "other_share",
@@ -467,11 +509,12 @@ def product_exposure(
     -------
     polars.DataFrame
         ``year, importer, hs6, import_value_usd, n_suppliers, top_supplier,
-        top_supplier_share, concern, prc_share, hhi, ally_share, partner_share,
-        other_share`` [``lookthrough_prc_share, lookthrough_coverage``] and the
-        provenance ``source, hs_revision, basis, vintage``. For a bloc,
-        ``importer`` holds the group name. Unspecified areas (X-codes) are
-        suppliers in their own right (tier other). When suppliers tie for the
+        top_supplier_share, concern, prc_share, hhi, hhi_max, coverage,
+        ally_share, partner_share, other_share`` [``lookthrough_prc_share,
+        lookthrough_coverage``] and the provenance ``source, hs_revision, basis,
+        vintage``. For a bloc, ``importer`` holds the group name. Residual areas
+        (X-codes) count in ``import_value_usd`` and ``other_share`` only; a product
+        bought only from them has a null ``top_supplier``. When suppliers tie for the
         largest value, ``top_supplier`` names one of them. Rows are unsorted (an
         all-importer year has about a million): sort what you show.
 
@@ -680,7 +723,12 @@ def normalise_importer(importer: str | None) -> str | None:
     if importer is None:
         return None
     code = importer.strip().upper()
-    if re.fullmatch(r"[A-Z]{3}|X\d{3}", code) and countries.is_known(code):
+    if countries.is_residual(code):
+        raise ParameterError(
+            f"importer {importer!r}: a residual or unspecified area (the part of a "
+            "total no country is named for), not an importer"
+        )
+    if re.fullmatch(r"[A-Z]{3}", code) and countries.is_known(code):
         return code
     guess = countries.normalise(importer)
     hint = f" Did you mean {guess!r}?" if guess and guess != code else ""

@@ -5,6 +5,14 @@ concern share for the upstream inputs of k)``. An ally that supplies magnets but
 buys its rare-earth metal from China carries that dependency into the importer's
 figure.
 
+What it is: an **indicator** of the concern dependency a supplier carries through
+its own recorded imports of the inputs, not a bound on the importer's true exposure
+either way. It ignores suppliers' own production: it weights a supplier by its
+import mix of the inputs as if those imports made all it sells, while a supplier
+that mines or refines its own input carries less concern content than that — so it
+is not a lower bound. Nor is it an upper bound: inputs the industry map does not
+name, and suppliers without recorded imports, add nothing.
+
 Choices made here (and why):
 
 * **The whole chain, not one level.** "i's own concern share for the upstream
@@ -14,8 +22,9 @@ Choices made here (and why):
   L = direct concern share) downwards; the map is acyclic (industries.py drops
   links that collapse onto one code).
 * **Missing upstream data counts as no exposure.** A non-concern supplier with no
-  recorded imports of any input of k (a miner, a domestic refiner, an X-code area)
-  adds nothing; the figure is then a lower bound. ``lookthrough_coverage`` says how
+  recorded imports of any input of k (a miner, a domestic refiner) adds nothing.
+  Residual and unspecified areas (``XRW``, X-codes) are never importers here: their
+  supply carries no exposure and is not covered. ``lookthrough_coverage`` says how
   much of the non-concern supply had upstream data (value share, 0–1), so a low
   coverage is visible. Products without upstream links in the map keep
   ``lookthrough_prc_share = prc_share`` and a null coverage.
@@ -28,6 +37,7 @@ from __future__ import annotations
 import polars as pl
 
 from friendshore._assets import query_sql
+from friendshore.exposure import residual
 from friendshore.flow_selection import FlowSelection
 from friendshore.store import Store
 
@@ -233,10 +243,14 @@ def add_lookthrough(
             pl.lit(None, dtype=pl.Float64).alias("lookthrough_coverage"),
         ).select(out_cols)
     codes = sorted(closure(targets, upstream))
+    # A residual area (XRW, X + code) is no importer: it has no "own imports" to
+    # look through, so its supply stays uncovered (it lowers the coverage).
     suppliers = store.pl(
         query_sql("exposure_suppliers"), selection.params() | {"hs": codes}
+    ).filter(~residual("importer"))
+    concern = tiers.filter((pl.col("tier") == "concern") & ~residual("iso3")).select(
+        "year", "iso3"
     )
-    concern = tiers.filter(pl.col("tier") == "concern").select("year", "iso3")
     table, inputs = lookthrough_table(suppliers, concern, upstream)
     if members is not None:
         bloc = df["importer"][0] if df.height else ""

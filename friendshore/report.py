@@ -65,7 +65,14 @@ _WHO = (
 _TIERS = (
     Col("concern", _S, "registry group of concern (default prc: CHN, HKG, MAC)"),
     Col("prc_share", _F, "share of the concern group"),
-    Col("hhi", _F, "Herfindahl-Hirschman index of supplier shares, 0–1"),
+    Col(
+        "hhi",
+        _F,
+        "Herfindahl-Hirschman index of supplier shares, 0–1 (residual areas spread "
+        "thin)",
+    ),
+    Col("hhi_max", _F, "the HHI with residual areas (XRW, X-codes) as one supplier"),
+    Col("coverage", _F, "named suppliers' share of V (residual areas unnamed)"),
     Col("ally_share", _F, "share of registry allies (as of the year)"),
     Col("partner_share", _F, "share of registry partners"),
     Col("other_share", _F, "share of every other supplier"),
@@ -197,6 +204,8 @@ TABLES: dict[str, TableSpec] = {
                 Col("hhi_from", _F, "hhi in year_from"),
                 Col("hhi_to", _F, "hhi in year_to"),
                 Col("hhi_change", _F, "difference, 0–1 scale"),
+                Col("hs_revision_from", _S, "HS revision of the codes in year_from"),
+                Col("hs_revision_to", _S, "HS revision of the codes in year_to"),
             ),
         ),
         TableSpec(
@@ -208,8 +217,10 @@ TABLES: dict[str, TableSpec] = {
                 Col("hs6", _S, "HS6 product code"),
                 Col("world_exports_usd", _F, "all exporters' exports, USD"),
                 Col("n_exporters", _N, "exporters with a positive value"),
-                Col("hhi", _F, "HHI of exporters' shares, 0–1"),
-                Col("top_exporter", _S, "ISO3 of the leading exporter"),
+                Col("hhi", _F, "HHI of exporters' shares, 0–1 (residual spread thin)"),
+                Col("hhi_max", _F, "the HHI with residual areas as one exporter"),
+                Col("coverage", _F, "named exporters' share of world exports"),
+                Col("top_exporter", _S, "ISO3 of the leading named exporter"),
                 Col("top_share", _F, "its share of world exports"),
                 Col("concern", _S, "registry group of concern"),
                 Col("prc_share", _F, "share of the concern group"),
@@ -227,12 +238,15 @@ TABLES: dict[str, TableSpec] = {
                 Col("year", _Y, "calendar year"),
                 Col("series", _S, "USGS Type text where a stage has several totals"),
                 Col("unit", _S, "unit of the quantities"),
-                Col("listed_total", _F, "sum of the listed countries (other as one)"),
-                Col("hhi", _F, "HHI of producers' shares, 0–1"),
-                Col("prc_share", _F, "China's share of the listed total"),
-                Col("top_country", _S, "ISO3 of the largest producer"),
+                Col("listed_total", _F, "sum of the listed countries and 'Other'"),
+                Col("hhi", _F, "HHI of producers' shares, 0–1 ('Other' spread thin)"),
+                Col("hhi_max", _F, "the HHI with 'Other countries' as one producer"),
+                Col("coverage", _F, "named countries' share of the listed total"),
+                Col("concern", _S, "registry group of concern"),
+                Col("prc_share", _F, "the concern group's share of the listed total"),
+                Col("top_country", _S, "ISO3 of the largest named producer"),
                 Col("top_share", _F, "its share of the listed total"),
-                Col("n_producers", _N, "producers with a figure"),
+                Col("n_producers", _N, "named producers with a figure"),
                 Col("n_withheld", _N, "figures withheld (W) or not available"),
                 Col("world_total", _F, "published rounded world total"),
                 Col("gap_pct", _F, "100 × (listed − world) / world"),
@@ -241,22 +255,28 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "flags",
-            "Dependency flags: CEPII GeoDep and the EU CRMA 65 % benchmark",
+            "Dependency flags: CEPII GeoDep and an EU CRMA import indicator",
             ("year", "importer", "hs6"),
             (
                 *_WHO,
                 Col("hs6", _S, "HS6 product code"),
                 _V,
+                Col("coverage", _F, "named suppliers' share of V"),
                 Col("import_hhi", _F, "HHI of the importer's suppliers"),
                 Col("world_hhi", _F, "HHI of world exporters"),
                 Col("exports_usd", _F, "the importer's own exports of the product"),
-                Col("import_export_ratio", _F, "imports / exports"),
+                Col("import_export_ratio", _F, "imports / exports (9999: none)"),
                 Col("geodep_years", _N, "years of the window meeting all 3 criteria"),
                 Col("years_checked", _N, "years of the window in the store"),
                 Col("geodep_flag", _B, "GeoDep: criteria met in ≥ 2 of 3 years"),
                 Col("top_supplier", _S, "ISO3 of the largest supplier"),
                 Col("top_supplier_share", _F, "its share of V"),
-                Col("crma_flag", _B, "CRMA: one third country supplies > 65 %"),
+                Col(
+                    "crma_import_flag",
+                    _B,
+                    "CRMA indicator: one named supplier > 65 % of imports",
+                ),
+                Col("flag_note", _S, "why the flags are empty (insufficient coverage)"),
                 Col("concern", _S, "registry group of concern"),
                 Col("prc_share", _F, "share of the concern group"),
             ),
@@ -564,13 +584,13 @@ def _tables_section(
         parts += ["<h3>Most exposed products</h3>", _html_table(shown)]
     if _has(tables, "flags"):
         flags = tables["flags"]
-        if {"geodep_flag", "crma_flag"} <= set(flags.columns):
-            flags = flags.filter(pl.col("geodep_flag") | pl.col("crma_flag"))
+        if {"geodep_flag", "crma_import_flag"} <= set(flags.columns):
+            flags = flags.filter(pl.col("geodep_flag") | pl.col("crma_import_flag"))
         cols = [
             "importer",
             "hs6",
             "geodep_flag",
-            "crma_flag",
+            "crma_import_flag",
             "import_hhi",
             "world_hhi",
             "import_export_ratio",
@@ -584,7 +604,8 @@ def _tables_section(
             "<h3>Dependency flags</h3>",
             "<p class='caption'>Products flagged by CEPII GeoDep (import HHI &gt; 0.4, "
             "world-export HHI &gt; 0.4, imports &gt; exports, in 2 of 3 years) or by "
-            "the EU CRMA benchmark (one third country above 65 %).</p>",
+            "the EU CRMA import indicator (one named supplier above 65 % of imports; "
+            "the Art. 5(1)(b) benchmark itself is about consumption).</p>",
             _html_table(shown, 25),
         ]
     files = pl.DataFrame(

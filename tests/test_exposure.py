@@ -125,18 +125,54 @@ def test_three_supplier_product_by_hand(store: Store) -> None:
     assert row["other_share"] == pytest.approx(0.0)
 
 
-def test_unspecified_areas_are_suppliers_of_tier_other(store: Store) -> None:
-    # CHN 300, XRW 100 (rest of world, unspecified): V = 400, n = 2,
-    # prc = 0.75, other = 0.25, HHI = 0.75² + 0.25² = 0.625.
+def test_residual_areas_count_in_totals_and_nowhere_else(store: Store) -> None:
+    # USA imports 280530: XRW 1000 (rest of a World total), X697 100 (Europe EFTA
+    # nes), CHN 300, DEU 100. By hand: V = 1500; named CHN, DEU (n = 2);
+    # top CHN at 300/1500 = 0.2 (not XRW); prc = 0.2; coverage = 400/1500;
+    # hhi = (300² + 100²)/1500² = 100000/2250000 = 0.0444…;
+    # hhi_max = (100000 + 1100²)/2250000 = 1310000/2250000 = 0.58222…;
+    # other = (1500 − 300 − 100)/1500 (DEU partner).
+    # XRW as an importer (USA → XRW, the rest of USA's World exports) and X697 as
+    # one are no importer rows; XRW listed as a concern stays residual.
     insert_flows(
         store,
-        [(2022, "CHN", "USA", "280530", 300.0), (2022, "XRW", "USA", "280530", 100.0)],
+        [
+            (2022, "XRW", "USA", "280530", 1000.0),
+            (2022, "X697", "USA", "280530", 100.0),
+            (2022, "CHN", "USA", "280530", 300.0),
+            (2022, "DEU", "USA", "280530", 100.0),
+            (2022, "USA", "XRW", "280530", 700.0),
+            (2022, "CHN", "X697", "280530", 50.0),
+        ],
     )
-    df = exposure_frame(store, select_flows(store), tiers_of(2022, concern=["CHN"]))
+    tiers = tiers_of(2022, concern=["CHN", "XRW"], partner=["DEU", "X697"])
+    df = exposure_frame(store, select_flows(store), tiers)
+    assert df["importer"].to_list() == ["USA"]
     row = one(df, hs6="280530")
-    assert (row["n_suppliers"], row["import_value_usd"]) == (2, 400.0)
-    assert row["other_share"] == pytest.approx(0.25)
-    assert row["hhi"] == pytest.approx(0.625)
+    assert (row["n_suppliers"], row["import_value_usd"]) == (2, 1500.0)
+    assert row["top_supplier"] == "CHN"
+    assert row["top_supplier_share"] == pytest.approx(0.2)
+    assert row["prc_share"] == pytest.approx(0.2)
+    assert row["partner_share"] == pytest.approx(100 / 1500)
+    assert row["other_share"] == pytest.approx(1100 / 1500)
+    assert row["coverage"] == pytest.approx(400 / 1500)
+    assert row["hhi"] == pytest.approx(100_000 / 2_250_000)
+    assert row["hhi_max"] == pytest.approx(1_310_000 / 2_250_000)
+
+
+def test_a_product_bought_only_from_residual_areas_has_no_top_supplier(
+    store: Store,
+) -> None:
+    insert_flows(store, [(2022, "XRW", "USA", "280530", 100.0)])
+    row = one(exposure_frame(store, select_flows(store), tiers_of(2022)), hs6="280530")
+    assert (row["n_suppliers"], row["top_supplier"]) == (0, None)
+    assert (row["hhi"], row["hhi_max"], row["coverage"]) == (0.0, 1.0, 0.0)
+
+
+def test_a_residual_area_is_refused_as_importer(store: Store) -> None:
+    insert_flows(store, [(2022, "CHN", "XRW", "280530", 100.0)])
+    with pytest.raises(ParameterError, match="residual"):
+        product_exposure(store, importer="XRW")
 
 
 def test_four_digit_codes_only_when_asked(store: Store) -> None:
@@ -170,16 +206,18 @@ raw AS (
 ),
 shares AS (
     SELECT year, ce.iso3 AS exporter, ci.iso3 AS importer, hs6, v,
-           v / sum(v) OVER (PARTITION BY year, j, hs6) AS share
+           v / sum(v) OVER (PARTITION BY year, j, hs6) AS share,
+           ce.iso3 LIKE 'X%' AND ce.iso3 <> 'XKX' AS nes  -- residual: totals only
     FROM raw JOIN codes ce ON ce.country_code = i JOIN codes ci ON ci.country_code = j
+    WHERE NOT (ci.iso3 LIKE 'X%' AND ci.iso3 <> 'XKX')
 )
 SELECT year, importer, hs6,
        sum(v) AS import_value_usd,
-       count(*) AS n_suppliers,
-       sum(share * share) AS hhi,
+       count(*) FILTER (WHERE NOT nes) AS n_suppliers,
+       coalesce(sum(share * share) FILTER (WHERE NOT nes), 0) AS hhi,
        coalesce(sum(share) FILTER (WHERE exporter IN ('CHN', 'HKG', 'MAC')), 0) AS prc_share,
-       max(share) AS top_supplier_share,
-       first(exporter ORDER BY share DESC) AS top_supplier
+       max(share) FILTER (WHERE NOT nes) AS top_supplier_share,
+       first(exporter ORDER BY share DESC) FILTER (WHERE NOT nes) AS top_supplier
 FROM shares GROUP BY ALL ORDER BY ALL
 """
 
@@ -255,23 +293,36 @@ def _exposure(values: dict[str, float], order: list[str], scale: float = 1.0) ->
 def test_properties(values: dict[str, float], seed: int, scale: float) -> None:
     order = sorted(values)
     base = _exposure(values, order)
-    n = len(values)
+    named = {e: v for e, v in values.items() if e not in ("XRW", "X697")}
+    n = len(named)
     shares = ("prc_share", "ally_share", "partner_share", "other_share")
     assert sum(base[c] for c in shares) == pytest.approx(1.0)
     assert all(0.0 <= base[c] <= 1.0 + 1e-12 for c in shares)
-    assert 1.0 / n - 1e-12 <= base["hhi"] <= 1.0 + 1e-12
+    cover = sum(named.values()) / sum(values.values())
+    assert base["coverage"] == pytest.approx(cover)
+    # Σ named shares² lies between cover²/n and cover²; the residual as one
+    # supplier only adds to it.
+    if n:
+        assert cover**2 / n - 1e-12 <= base["hhi"] <= cover**2 + 1e-12
+    assert base["hhi"] - 1e-12 <= base["hhi_max"] <= 1.0 + 1e-12
     assert base["n_suppliers"] == n
-    if n == 1:
+    if n == 1 and cover == 1.0:
         assert base["hhi"] == pytest.approx(1.0)
     shuffled = order[:]
     random.Random(seed).shuffle(shuffled)
     for other in (_exposure(values, shuffled), _exposure(values, order, scale)):
-        for col in ("hhi", "top_supplier_share", *shares):
+        for col in ("hhi", "hhi_max", "coverage", *shares):
             assert other[col] == pytest.approx(base[col], rel=1e-9, abs=1e-12)
+        if n:
+            assert other["top_supplier_share"] == pytest.approx(
+                base["top_supplier_share"], rel=1e-9, abs=1e-12
+            )
         assert other["n_suppliers"] == n
-        top = max(values.values())
-        # Ties may name any of the tied suppliers.
-        assert values[other["top_supplier"]] == top
+        # Ties may name any of the tied suppliers; never a residual area.
+        if n:
+            assert named[other["top_supplier"]] == max(named.values())
+        else:
+            assert other["top_supplier"] is None
 
 
 # -- blocs --------------------------------------------------------------------------
@@ -321,6 +372,27 @@ def test_bloc_with_intra_flows(store: Store) -> None:
     assert row["hhi"] == pytest.approx(0.46)
     assert row["ally_share"] == pytest.approx(0.7)
     assert (row["top_supplier"], row["top_supplier_share"]) == ("FRA", 0.6)
+
+
+def test_bloc_residual_areas_count_in_totals_only(store: Store) -> None:
+    # Extra-bloc CHN 15, USA 5 plus XRW 40 into DEU and FRA (summed: one residual
+    # of 40): V = 60, n = 2, top CHN 15/60 = 0.25, coverage 20/60,
+    # hhi = (15² + 5²)/60² = 250/3600, hhi_max = (250 + 40²)/3600 = 1850/3600.
+    flows = [
+        *BLOC_FLOWS,
+        (2022, "XRW", "DEU", "850511", 25.0),
+        (2022, "XRW", "FRA", "850511", 15.0),
+    ]
+    insert_flows(store, flows)
+    tiers = tiers_of(2022, concern=["CHN", "XRW"], ally=["USA", "FRA"])
+    df = exposure_frame(store, select_flows(store), tiers, bloc="eu", members=MEMBERS)
+    row = one(df, importer="eu")
+    assert (row["import_value_usd"], row["n_suppliers"]) == (60.0, 2)
+    assert (row["top_supplier"], row["top_supplier_share"]) == ("CHN", 0.25)
+    assert row["prc_share"] == pytest.approx(0.25)
+    assert row["coverage"] == pytest.approx(20 / 60)
+    assert row["hhi"] == pytest.approx(250 / 3600)
+    assert row["hhi_max"] == pytest.approx(1850 / 3600)
 
 
 def test_bloc_through_the_registry(store: Store) -> None:

@@ -194,8 +194,44 @@ def test_world_concentration_trend_and_flags_commands(cli, flows_db: Path) -> No
     r = cli("flags", "--importer", "USA", "--format", "csv")
     assert r.exit_code == 0, r.stderr
     rows = {x["hs6"]: x for x in _csv(r.stdout)}
-    assert rows["280530"]["crma_flag"] == "true"
-    assert rows["850511"]["crma_flag"] == "false"
+    assert rows["280530"]["crma_import_flag"] == "true"
+    assert rows["850511"]["crma_import_flag"] == "false"
+
+
+def test_trend_across_a_revision_break_notes_it_on_stderr(db_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    with Store(db_path) as s:
+        insert_flows(s, [(2020, "CHN", "USA", "811292", 10.0)], hs_revision="HS2017")
+        insert_flows(
+            s,
+            [(2024, "CHN", "USA", "811292", 20.0)],
+            hs_revision="HS2022",
+            load_id=2,
+            file_name="later.csv",
+        )
+    r = cli(
+        "trend",
+        "--from",
+        "2020",
+        "--to",
+        "2024",
+        "--importer",
+        "USA",
+        "--format",
+        "csv",
+    )
+    assert r.exit_code == 0, r.stderr
+    (row,) = _csv(r.stdout)
+    assert (row["hs_revision_from"], row["hs_revision_to"]) == ("HS2017", "HS2022")
+    assert "Note: the years compared use different HS revisions (HS2017 → HS2022)" in (
+        r.stderr
+    )
+
+
+def test_flags_help_states_the_coverage_default(cli) -> None:  # type: ignore[no-untyped-def]
+    r = cli("flags", "--help")
+    assert r.exit_code == 0
+    text = " ".join(r.stdout.split())
+    assert "--min-coverage" in text and "default: 0.5" in text.lower()
 
 
 def test_a_table_to_a_pipe_keeps_every_column_whole(cli, flows_db: Path) -> None:  # type: ignore[no-untyped-def]

@@ -53,6 +53,19 @@ def test_hand_worked_chain(store: Store) -> None:
     assert one(df, importer="JPN", hs6="810520")["lookthrough_prc_share"] == 0.0
 
 
+def test_a_residual_area_carries_no_exposure_through_its_imports(store: Store) -> None:
+    # Issue 14: the rest of China's World exports of 280530 is stored as CHN → XRW;
+    # XRW also supplies 850511 to the USA. XRW is no importer, so it has no "own
+    # concern share": USA 850511 keeps L = 0.735 and coverage 0.75 (XRW's 100 of
+    # the 400 non-concern supply uncovered), not (600 + 300×0.45 + 100×1)/1000.
+    insert_flows(store, [*CHAIN, (2022, "CHN", "XRW", "280530", 500.0)])
+    df = product_exposure(store, lookthrough=True)
+    assert "XRW" not in df["importer"].to_list()
+    usa = one(df, importer="USA", hs6="850511")
+    assert usa["lookthrough_prc_share"] == pytest.approx(0.735)
+    assert usa["lookthrough_coverage"] == pytest.approx(0.75)
+
+
 def test_one_importer_gets_the_same_figure(store: Store) -> None:
     insert_flows(store, CHAIN)
     df = product_exposure(store, importer="USA", lookthrough=True)

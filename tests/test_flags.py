@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from friendshore.errors import ParameterError
 from friendshore.flags import dependency_flags
 from friendshore.store import Store
-from friendshore.trend import trend
+from friendshore.trend import revision_break_note, trend
 
 from .test_exposure import insert_flows, one
 
@@ -41,11 +42,12 @@ def test_geodep_two_of_three_years(store: Store) -> None:
     assert magnets["import_export_ratio"] == pytest.approx(2.0)
     assert (magnets["geodep_years"], magnets["years_checked"]) == (2, 3)
     assert magnets["geodep_flag"] is True
-    assert magnets["crma_flag"] is False  # top supplier 50 % ≤ 65 %
+    assert magnets["crma_import_flag"] is False  # top supplier 50 % ≤ 65 %
+    assert magnets["flag_note"] is None
     metals = one(df, hs6="280530")
-    assert metals["import_export_ratio"] == float("inf")
+    assert metals["import_export_ratio"] == 9999.0  # CEPII: no exports → 9999
     assert (metals["geodep_years"], metals["geodep_flag"]) == (1, False)
-    assert metals["crma_flag"] is True  # CHN 100 % > 65 %
+    assert metals["crma_import_flag"] is True  # CHN 100 % > 65 %
     assert df["hs6"].to_list()[0] == "850511"  # flagged first
 
 
@@ -59,9 +61,68 @@ def test_thresholds_are_options(store: Store) -> None:
         store, importer="USA", year=2022, world_hhi=0.3, crma_share=0.4
     )
     row = one(loose, hs6="850511")
-    assert (row["geodep_years"], row["crma_flag"]) == (3, True)
+    assert (row["geodep_years"], row["crma_import_flag"]) == (3, True)
     with pytest.raises(ParameterError, match="min_years"):
         dependency_flags(store, importer="USA", min_years=4)
+
+
+# Residual areas: 2022, USA imports 850511 from XRW 30, CHN 70 (coverage 0.7);
+# 280530 from XRW 70, CHN 30 (coverage 0.3); XRW also "imports" 850511 from CHN.
+RESIDUAL_FLOWS = [
+    (2022, "XRW", "USA", "850511", 30.0),
+    (2022, "CHN", "USA", "850511", 70.0),
+    (2022, "XRW", "USA", "280530", 70.0),
+    (2022, "CHN", "USA", "280530", 30.0),
+    (2022, "CHN", "XRW", "850511", 500.0),
+]
+
+
+def test_a_residual_area_is_never_a_flag_supplier_nor_importer(store: Store) -> None:
+    # 850511: coverage 0.7 ≥ 0.5; top named supplier CHN at 0.7 > 0.65 → flagged.
+    # 280530: XRW's 0.7 is no supplier; coverage 0.3 < 0.5 → no flag either way,
+    # flag_note says so (before: XRW the top supplier at 0.7, CRMA-flagged).
+    insert_flows(store, RESIDUAL_FLOWS)
+    df = dependency_flags(store, year=2022)
+    assert set(df["importer"].to_list()) == {"USA"}
+    assert "XRW" not in df["top_supplier"].to_list()
+    magnets = one(df, hs6="850511")
+    assert (magnets["top_supplier"], magnets["crma_import_flag"]) == ("CHN", True)
+    assert magnets["coverage"] == pytest.approx(0.7)
+    metals = one(df, hs6="280530")
+    assert (metals["top_supplier"], metals["top_supplier_share"]) == (
+        "CHN",
+        pytest.approx(0.3),
+    )
+    assert metals["crma_import_flag"] is None and metals["geodep_flag"] is None
+    assert metals["flag_note"].startswith("insufficient coverage")
+
+
+def test_min_coverage_is_an_option(store: Store) -> None:
+    insert_flows(store, RESIDUAL_FLOWS)
+    df = dependency_flags(store, importer="USA", year=2022, min_coverage=0.2)
+    metals = one(df, hs6="280530")
+    assert (metals["crma_import_flag"], metals["flag_note"]) == (False, None)
+    with pytest.raises(ParameterError, match="min_coverage"):
+        dependency_flags(store, importer="USA", min_coverage=1.5)
+
+
+def test_trend_across_an_hs_revision_break_says_so(store: Store) -> None:
+    # 811292 in 2020 from an HS2017 load, in 2024 from an HS2022 load.
+    insert_flows(store, [(2020, "CHN", "USA", "811292", 10.0)], hs_revision="HS2017")
+    insert_flows(
+        store,
+        [(2024, "CHN", "USA", "811292", 20.0)],
+        hs_revision="HS2022",
+        load_id=2,
+        file_name="later.csv",
+    )
+    df = trend(store, start=2020, end=2024, importer="USA")
+    row = one(df, hs6="811292")
+    assert (row["hs_revision_from"], row["hs_revision_to"]) == ("HS2017", "HS2022")
+    note = revision_break_note(df)
+    assert note is not None and "HS2017 → HS2022" in note
+    same = df.with_columns(hs_revision_to=pl.col("hs_revision_from"))
+    assert revision_break_note(same) is None
 
 
 def test_missing_years_of_the_window_count_as_not_met(store: Store) -> None:

@@ -41,6 +41,8 @@ TIERS = [
     ("concern", S),
     ("prc_share", F),
     ("hhi", F),
+    ("hhi_max", F),
+    ("coverage", F),
     ("ally_share", F),
     ("partner_share", F),
     ("other_share", F),
@@ -113,6 +115,8 @@ DOCUMENTED = {
         ("hhi_from", F),
         ("hhi_to", F),
         ("hhi_change", F),
+        ("hs_revision_from", S),
+        ("hs_revision_to", S),
     ],
     "world_concentration": [
         ("year", Y),
@@ -120,6 +124,8 @@ DOCUMENTED = {
         ("world_exports_usd", F),
         ("n_exporters", N),
         ("hhi", F),
+        ("hhi_max", F),
+        ("coverage", F),
         ("top_exporter", S),
         ("top_share", F),
         ("concern", S),
@@ -136,6 +142,9 @@ DOCUMENTED = {
         ("unit", S),
         ("listed_total", F),
         ("hhi", F),
+        ("hhi_max", F),
+        ("coverage", F),
+        ("concern", S),
         ("prc_share", F),
         ("top_country", S),
         ("top_share", F),
@@ -150,6 +159,7 @@ DOCUMENTED = {
         ("importer", S),
         ("hs6", S),
         ("import_value_usd", F),
+        ("coverage", F),
         ("import_hhi", F),
         ("world_hhi", F),
         ("exports_usd", F),
@@ -159,7 +169,8 @@ DOCUMENTED = {
         ("geodep_flag", B),
         ("top_supplier", S),
         ("top_supplier_share", F),
-        ("crma_flag", B),
+        ("crma_import_flag", B),
+        ("flag_note", S),
         ("concern", S),
         ("prc_share", F),
     ],
@@ -260,7 +271,7 @@ def test_conform_lists_every_missing_column_and_drops_extras() -> None:
         "report table trend_products lacks column(s) year_to, hhi_from; the engine "
         "returned importer, hs6, year_from, import_value_usd_from, import_value_usd_to, "
         "import_value_change, prc_share_from, prc_share_to, prc_share_change, hhi_to, "
-        "hhi_change, x"
+        "hhi_change, hs_revision_from, hs_revision_to, x"
     )
     ok = report.conform("trend_products", full.with_columns(x=pl.lit(1)))
     assert ok.columns == [c for c, _ in DOCUMENTED["trend_products"]]

@@ -384,8 +384,11 @@ def concentration(
     """Supply concentration: world exports per HS6, or USGS production per commodity.
 
     World exports: each exporter's share, HHI (0–1), leading exporter, concern share.
-    --production: China's share of the listed countries' sum, HHI, the leading
-    country, beside the published rounded world total and the gap between them.
+    --production: the concern group's share of the listed countries' sum, HHI,
+    the leading country, beside the published rounded world total and the gap
+    between them. Residual areas (XRW, X-codes, USGS "Other countries") count in
+    totals only: hhi spreads them thin, hhi_max takes them as one supplier,
+    coverage is the named share.
 
     Example: friendshore concentration --production --commodity "rare earths" --stage mine --edition MCS2024
 
@@ -393,6 +396,7 @@ def concentration(
     """
     params: dict[str, Any] = {"production": production, "hs": hs, "industry": industry}
     params |= {"year": year, "commodity": commodity, "edition": edition}
+    params["concern"] = concern
     params["stage"] = stage.value if stage else None
     params |= {"engine": engine.value, "parquet": parquet}
     reg: Registry | None = None
@@ -405,12 +409,15 @@ def concentration(
                 raise ParameterError(
                     f"{', '.join(stray)} does not apply to --production"
                 )
+            reg = load_registry(registry)
             df = conc_lib.production_concentration(
                 store,
                 commodity=commodity,
                 stage=params["stage"],
                 year=year,
                 edition=edition,
+                concern=concern,
+                registry=reg,
             )
         else:
             stray = [
@@ -484,6 +491,9 @@ def trend(
             store, start=start, end=end, level=level.value, registry=reg, **kwargs
         )
         loads = store.loads()
+    note = trend_lib.revision_break_note(df)
+    if note:
+        typer.echo(f"Note: {note}.", err=True)
     params = {**kwargs, "from": start, "to": end, "level": level.value, "hs": hs}
     params["registry"] = registry
     _emit(df, fmt, out, command="trend", params=params, loads=loads, registry=reg)
@@ -515,8 +525,22 @@ def flags(
         int, typer.Option(help="GeoDep: years of the window that must meet all three.")
     ] = flags_lib.GEODEP_MIN_YEARS,
     crma_share: Annotated[
-        float, typer.Option(help="EU CRMA: largest single-supplier share above this.")
+        float,
+        typer.Option(
+            help="CRMA import indicator: largest single named supplier's share of "
+            "imports above this."
+        ),
     ] = flags_lib.CRMA_SINGLE_SHARE,
+    min_coverage: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Flags fire only where named suppliers give at least this share of "
+            "the imports (residual areas such as XRW are unnamed); else the flags "
+            "are empty and flag_note says 'insufficient coverage'.",
+        ),
+    ] = flags_lib.MIN_COVERAGE,
     concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
     include_intra: IntraOpt = False,
     source: SourceOpt = None,
@@ -524,10 +548,14 @@ def flags(
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
 ) -> None:
-    """Dependency flags: CEPII GeoDep and the EU CRMA 65 % single-supplier benchmark.
+    """Dependency flags: CEPII GeoDep and an EU CRMA single-supplier import indicator.
 
-    GeoDep: import HHI > 0.4, world-export HHI > 0.4 and imports/exports > 1, in at
-    least 2 of 3 consecutive years. CRMA: more than 65 % from one supplier.
+    GeoDep (Lefebvre & Wibaux, CEPII Policy Brief 47, 2024): import HHI > 0.4,
+    world-export HHI > 0.4 and imports/exports > 1 (9999 when exports are zero), in
+    at least 2 of 3 consecutive years. crma_import_flag: one named supplier gives
+    more than 65 % of the imports (an indicator: the CRMA Art. 5(1)(b) benchmark
+    itself is about consumption). Flags need named suppliers to cover at least
+    --min-coverage of the imports (default 0.5); else "insufficient coverage".
 
     Example: friendshore flags --importer USA --industry permanent-magnets --year 2023
     """
@@ -546,6 +574,7 @@ def flags(
         "window": window,
         "min_years": min_years,
         "crma_share": crma_share,
+        "min_coverage": min_coverage,
         "source": source,
     }
     with state(ctx).open_store(read_only=True) as store:

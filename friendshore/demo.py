@@ -70,8 +70,10 @@ def us_industry_headline(store: Store) -> pl.DataFrame:
         "n_products",
         _pct("prc_share").alias("prc_pct"),
         pl.col("hhi").round(3),
+        # The named suppliers' share: the bundled files name only US–China flows,
+        # the rest is XRW, which counts in the total and nowhere else.
+        _pct("coverage").alias("named_pct"),
         "top_prc_hs6",
-        "source",
     ).sort("prc_pct", descending=True)
 
 
@@ -95,8 +97,11 @@ def run_demo(
     )
     return {
         "loaded (products = HS codes or USGS commodities)": loaded,
-        "China's share of world production (latest USGS edition)": (
+        "China's share of world production: each row from its commodity's latest "
+        "USGS edition (editions differ; compare within one)": (
             china_production_headline(store)
         ),
-        "US exposure to the PRC by defense industry": us_industry_headline(store),
+        "US exposure to the PRC by defense industry (bundled UN Comtrade files)": (
+            us_industry_headline(store)
+        ),
     }

@@ -12,6 +12,7 @@ import polars as pl
 import typer
 
 from friendshore import concentration as conc_lib
+from friendshore import crma as crma_lib
 from friendshore import export
 from friendshore import exposure as exposure_lib
 from friendshore import flags as flags_lib
@@ -582,3 +583,53 @@ def flags(
         loads = store.loads()
     params = {**kwargs, "registry": registry}
     _emit(df, fmt, out, command="flags", params=params, loads=loads, registry=reg)
+
+
+@app.command()
+def crma(
+    ctx: typer.Context,
+    year: YearOpt = None,
+    bloc: Annotated[
+        str, typer.Option(help="Registry group taken as the Union (default eu).")
+    ] = "eu",
+    commodity: Annotated[
+        str | None,
+        typer.Option(help="One USGS commodity as stored, e.g. 'magnesium metal'."),
+    ] = None,
+    share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Benchmark: one third country's share of consumption.",
+        ),
+    ] = crma_lib.CRMA_CONSUMPTION_SHARE,
+    source: SourceOpt = None,
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """EU CRMA Art. 5(1)(b): one third country's share of the bloc's consumption.
+
+    Apparent consumption = the members' USGS production + extra-bloc imports −
+    extra-bloc exports (tonnes) of a material at a stage, over the industry map's
+    single-material HS6 codes; only where a USGS table and trade tonnes exist. The
+    import-value share of the largest supplier is shown beside it as an indicator.
+
+    Example: friendshore crma --year 2023 --commodity "magnesium metal"
+    """
+    reg = load_registry(registry)
+    params: dict[str, Any] = {"year": year, "bloc": bloc, "commodity": commodity}
+    params |= {"share": share, "source": source, "registry": registry}
+    with state(ctx).open_store(read_only=True) as store:
+        df = crma_lib.crma_benchmark(
+            store,
+            year=year,
+            bloc=bloc,
+            commodity=commodity,
+            share=share,
+            registry=reg,
+            source=source,
+        )
+        loads = store.loads()
+    _emit(df, fmt, out, command="crma", params=params, loads=loads, registry=reg)

@@ -270,6 +270,10 @@ def read_comtrade(path: Path, prefer: str = "imports") -> ComtradeRows:
     df, import_totals = _orient(df, notes)
     frame = _mirror_within(df, preferred, notes)
     frame = _fit_to_world_totals(frame, import_totals, notes)
+    rest = countries.REST_OF_WORLD
+    n_rest = frame.filter((pl.col("exporter") == rest) | (pl.col("importer") == rest))
+    if n_rest.height:
+        notes.append(f"{n_rest.height} {rest} rows (World − listed partners)")
     return ComtradeRows(frame, tuple(notes))
 
 
@@ -661,11 +665,6 @@ def _orient(df: pl.DataFrame, notes: list[str]) -> tuple[pl.DataFrame, pl.DataFr
         pl.col("rest").alias("value"),
         pl.when(kg_known & (rest_kg > 0)).then(rest_kg).otherwise(None).alias("kg"),
     )
-    if remainder.height:
-        notes.append(
-            f"{remainder.height} {countries.REST_OF_WORLD} rows (World − listed "
-            "partners)"
-        )
     cols = ["year", "reporter_iso", "partner_iso", "flow", "cmd", "hs_revision"]
     both = pl.concat(
         [real.select(*cols, "value", "kg"), remainder.select(*cols, "value", "kg")]

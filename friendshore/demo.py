@@ -36,17 +36,19 @@ def china_production_headline(store: Store) -> pl.DataFrame:
     conc = production_concentration(store).filter(
         (pl.col("listed_total") > 0) & (pl.col("n_producers") >= 2)
     )
-    latest = (
-        conc.sort("edition", "year")
-        .group_by("commodity", "stage", "series", maintain_order=True)
-        .last()
+    # Per commodity and stage: its latest edition, that edition's latest year, and
+    # every series of it (one edition per row group, never a series from another).
+    key = ["commodity", "stage"]
+    latest = conc.filter(pl.col("edition") == pl.col("edition").max().over(key)).filter(
+        pl.col("year") == pl.col("year").max().over(key)
     )
     return latest.select(
         "commodity",
         "stage",
-        # "Mine production: rutile, titanium dioxide (TiO2) content." -> "rutile"
+        # "Mine production: rutile, titanium dioxide (TiO2) content." -> "rutile";
+        # "Plant production, silicon metal" -> "silicon metal"
         pl.col("series")
-        .str.replace(r"^[^:]*:\s*", "")
+        .str.replace(r"^[^:,]*[:,]\s*", "")
         .str.replace(r",.*$", "")
         .fill_null(""),
         "edition",

@@ -61,3 +61,19 @@ def test_demo_twice_is_a_no_op(store: Store) -> None:
     before = store.fetchall("SELECT count(*) FROM loads")
     run_demo(store)
     assert store.fetchall("SELECT count(*) FROM loads") == before
+
+
+def test_production_headline_never_mixes_editions_within_a_commodity(
+    store: Store,
+) -> None:
+    # Issue 14: titanium concentrates showed MCS2023 (2022) and MCS2024 (2023) rows
+    # side by side; each commodity and stage now comes from one edition, and the
+    # refinery stages USGS publishes are there.
+    tables = run_demo(store)
+    title, china = list(tables.items())[1]
+    assert "edition" in title
+    editions = china.group_by("commodity", "stage").agg(pl.col("edition").n_unique())
+    assert editions["edition"].max() == 1
+    stages = set(zip(china["commodity"], china["stage"], strict=True))
+    assert {("tellurium", "refinery"), ("cadmium", "refinery")} <= stages
+    assert ("bauxite and alumina", "refinery") in stages

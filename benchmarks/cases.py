@@ -214,7 +214,6 @@ def _tier_map(ctx: Ctx) -> dict[str, str]:
     return dict(zip(t["iso3"].to_pylist(), t["tier"].to_pylist(), strict=True))
 
 
-
 def _register_tiers(ctx: Ctx) -> None:
     ctx.extra["tiers"] = _tiers(ctx.year)
     ctx.con.register("bench_tiers", ctx.extra["tiers"])

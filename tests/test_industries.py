@@ -301,5 +301,5 @@ def test_commodity_names_match_loaded_usgs_tables(tmp_path: Path, imap) -> None:
         loaded = {
             r[0] for r in store.fetchall("SELECT DISTINCT commodity FROM production")
         }
-    # silicon is the one mapped commodity without a bundled USGS table
-    assert set(imap.commodities()["commodity"]) - loaded == {"silicon"}
+    # every mapped commodity has a bundled USGS table (silicon since issue 14)
+    assert set(imap.commodities()["commodity"]) - loaded == set()

@@ -1,0 +1,191 @@
+"""The market-clearing solver against the issue's worked case and an independent
+dense Newton written here (issue 15)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from friendshore.scenarios.solver import Draws, Elasticities, Markets, Policy, solve
+
+# The issue's worked case: exporters CHN, DEU, JPN; importers FRA, USA.
+WORKED = {
+    ("CHN", "USA"): 60_000.0,
+    ("CHN", "FRA"): 40_000.0,
+    ("DEU", "USA"): 10_000.0,
+    ("DEU", "FRA"): 20_000.0,
+    ("JPN", "USA"): 30_000.0,
+}
+SIGMA, ETA, EPS = 3.0, 0.5, 1.0
+
+
+def _frame(flows: dict[tuple[str, str], float], product: str = "x") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "hs6": [product] * len(flows),
+            "exporter": [e for e, _ in flows],
+            "importer": [m for _, m in flows],
+            "value_usd": list(flows.values()),
+        }
+    )
+
+
+def _policy(kind: str = "ban", **kw: object) -> Policy:
+    args: dict = {
+        "coalition": frozenset({"USA"}),
+        "concern": frozenset({"CHN"}),
+        "kind": kind,
+        "eligible": frozenset({"DEU", "JPN"}),
+        "capacity_expansion": 0.5,
+    }
+    args.update(kw)
+    return Policy(**args)
+
+
+def _reference(
+    flows: dict[tuple[str, str], float],
+    *,
+    sigma: float,
+    eta: float,
+    eps: float,
+    tau: dict[tuple[str, str], float],
+    cap: dict[str, float],
+) -> dict[str, float]:
+    """Clearing prices by a dense Newton on log prices with a finite-difference
+    Jacobian, written from the equations in DESIGN.md loop by loop (no shared
+    code with the solver). ``tau``: inf bans a flow."""
+    exporters = sorted({e for e, _ in flows})
+    importers = sorted({m for _, m in flows})
+    v_m = {m: sum(v for (_, i), v in flows.items() if i == m) for m in importers}
+    x0 = {e: sum(v for (x, _), v in flows.items() if x == e) for e in exporters}
+
+    def excess(lp: np.ndarray) -> np.ndarray:
+        p = dict(zip(exporters, np.exp(lp), strict=True))
+        demand = dict.fromkeys(exporters, 0.0)
+        for m in importers:
+            terms = {}
+            for (e, i), v in flows.items():
+                t = tau.get((e, i), 1.0)
+                if i == m and math.isfinite(t):
+                    terms[e] = (v / v_m[m], t * p[e])
+            index = sum(th * tp ** (1 - sigma) for th, tp in terms.values()) ** (
+                1 / (1 - sigma)
+            )
+            q = v_m[m] * index ** (-eta)
+            for e, (th, tp) in terms.items():
+                demand[e] += th * q * (tp / index) ** (-sigma)
+        supply = {e: min(x0[e] * p[e] ** eps, cap.get(e, 1.0) * x0[e]) for e in x0}
+        return np.array([math.log(demand[e] / supply[e]) for e in exporters])
+
+    lp = np.zeros(len(exporters))
+    for _ in range(100):
+        f = excess(lp)
+        if np.abs(f).max() < 1e-13:
+            break
+        jac = np.empty((len(lp), len(lp)))
+        for j in range(len(lp)):
+            d = np.zeros(len(lp))
+            d[j] = 1e-7
+            jac[:, j] = (excess(lp + d) - excess(lp - d)) / 2e-7
+        lp = lp - np.linalg.solve(jac, f)
+    return dict(zip(exporters, np.exp(lp), strict=True))
+
+
+def _prices(sol) -> dict[str, float]:
+    ex = sol.exporters()
+    return dict(zip(ex["exporter"], ex["price"], strict=True))
+
+
+def _importer(sol, code: str) -> dict:
+    return sol.importers().filter(pl.col("importer") == code).row(0, named=True)
+
+
+def test_worked_case_ban_matches_the_issue_and_an_independent_newton():
+    sol = solve(Markets.from_frame(_frame(WORKED)), _policy(), Elasticities(3, 0.5, 1))
+    ref = _reference(
+        WORKED,
+        sigma=SIGMA,
+        eta=ETA,
+        eps=EPS,
+        tau={("CHN", "USA"): math.inf},
+        cap={"DEU": 1.5, "JPN": 1.5},
+    )
+    prices = _prices(sol)
+    for e, p in ref.items():
+        assert prices[e] == pytest.approx(p, rel=1e-8)
+    # The issue's published figures.
+    assert 100 * (prices["CHN"] - 1) == pytest.approx(-28.6904, abs=5e-5)
+    assert 100 * (prices["DEU"] - 1) == pytest.approx(76.8012, abs=5e-5)
+    assert 100 * (prices["JPN"] - 1) == pytest.approx(150.4938, abs=5e-5)
+    usa, fra = _importer(sol, "USA"), _importer(sol, "FRA")
+    assert 100 * (usa["price_index"] - 1) == pytest.approx(253.9915, abs=5e-5)
+    q = 100 * (usa["import_quantity_usd"] / usa["import_value_usd"] - 1)
+    assert q == pytest.approx(-46.8500, abs=5e-5)
+    cs = -100_000 * (usa["price_index"] ** (1 - ETA) - 1) / (1 - ETA)
+    assert cs == pytest.approx(-176_293.26, abs=0.01)
+    assert 100 * (fra["price_index"] - 1) == pytest.approx(-16.0129, abs=5e-5)
+    ex = sol.exporters().filter(pl.col("exporter") != "CHN")
+    assert ex["export_quantity_usd"].to_list() == pytest.approx([45_000.0] * 2)
+    assert sol.max_residual < 1e-9
+
+
+def test_worked_case_cap_holds_the_share_exactly():
+    sol = solve(
+        Markets.from_frame(_frame(WORKED)),
+        _policy("cap", max_concern_share=0.25),
+        Elasticities(3, 0.5, 1),
+    )
+    usa = _importer(sol, "USA")
+    share = usa["scenario_concern_value_usd"] / usa["scenario_import_value_usd"]
+    assert share == pytest.approx(0.25, abs=1e-9)
+    assert 100 * (usa["price_index"] - 1) == pytest.approx(95.9598, abs=5e-5)
+    # The same prices from the reference with the member's τ fixed at the solver's.
+    tau = sol.flows().filter(pl.col("importer") == "USA", pl.col("exporter") == "CHN")
+    t = tau["tau"][0]
+    ref = _reference(
+        WORKED,
+        sigma=SIGMA,
+        eta=ETA,
+        eps=EPS,
+        tau={("CHN", "USA"): t},
+        cap={"DEU": 1.5, "JPN": 1.5},
+    )
+    for e, p in _prices(sol).items():
+        assert p == pytest.approx(ref[e], rel=1e-8)
+    assert usa["quota_rent_usd"] > 0
+
+
+def test_a_zero_tariff_returns_the_baseline_exactly():
+    sol = solve(
+        Markets.from_frame(_frame(WORKED)),
+        _policy("tariff", tariff=0.0),
+        Elasticities(3, 0.5, 1),
+    )
+    assert sol.exporters()["price"].to_list() == [1.0, 1.0, 1.0]
+    imp = sol.importers()
+    assert (
+        imp["scenario_import_value_usd"].to_list() == imp["import_value_usd"].to_list()
+    )
+    assert sol.flows()["quantity_usd"].to_list() == sol.flows()["value_usd"].to_list()
+
+
+def test_draws_solve_each_copy_as_its_own_market():
+    mk = Markets.from_frame(_frame(WORKED))
+    draws = Draws(
+        substitution=np.array([3.0, 5.0]),
+        demand=np.array([0.5, 0.2]),
+        supply=np.array([1.0, 2.0]),
+        capacity_scale=np.array([1.0, 0.4]),
+    )
+    both = solve(mk, _policy(), draws=draws).exporters()
+    one = solve(
+        mk,
+        _policy(capacity_expansion=0.2),
+        Elasticities(5.0, 0.2, 2.0),
+    ).exporters()
+    assert both.filter(pl.col("draw") == 1)["price"].to_list() == pytest.approx(
+        one["price"].to_list(), rel=1e-9
+    )

@@ -356,6 +356,7 @@ def solve(
     draws: Draws | None = None,
     tol: float = TOL,
     max_iter: int = MAX_ITER,
+    strict: bool = True,
 ) -> Solution:
     """Equilibrium prices and quantities of every product market under ``policy``.
 
@@ -373,6 +374,9 @@ def solve(
         per draw, all draws side by side.
     tol
         Every exporter market clears to ``tol`` × its baseline exports.
+    strict
+        False: return the last iterate instead of raising :class:`NoEquilibrium`
+        (for diagnostics; ``max_residual`` says how far it is).
 
     Raises
     ------
@@ -383,8 +387,9 @@ def solve(
         The iteration did not converge within ``max_iter``.
     """
     policy.check()
+    ban = policy.kind == "ban"
     if draws is None:
-        elasticities.check(ban=policy.kind == "ban")
+        elasticities.check(ban=ban)
         nd = 1
         sig_d = np.array([elasticities.substitution], dtype=np.float64)
         eta_d = np.array([elasticities.demand], dtype=np.float64)
@@ -397,268 +402,506 @@ def solve(
         eps_d = np.asarray(draws.supply, dtype=np.float64)
         cap_d = np.asarray(draws.capacity_scale, dtype=np.float64)
         for s, h, e in zip(sig_d, eta_d, eps_d, strict=True):
-            Elasticities(float(s), float(h), float(e)).check(ban=policy.kind == "ban")
-        if np.any(cap_d < 0):
-            raise ValueError("capacity scale must not be negative")
-    mk = markets
-    nx, nm = len(mk.x0), len(mk.v)
-
-    # --- per-market data, stacked over draws ------------------------------------
-    concern_c = mk.country_mask(policy.concern)
-    member_c = mk.country_mask(policy.coalition)
-    eligible_c = mk.country_mask(policy.eligible) & ~concern_c
-    expansion_c = np.where(eligible_c, policy.capacity_expansion, 0.0)
-    for code, value in policy.capacity_by_supplier.items():
-        hit = mk.countries == code
-        expansion_c = np.where(hit & eligible_c, value, expansion_c)
-
-    x0 = np.tile(mk.x0, nd)
-    xdraw = np.repeat(np.arange(nd), nx)
-    capacity = x0 * (1.0 + np.tile(expansion_c[mk.x_country], nd) * cap_d[xdraw])
-    eps_x = eps_d[xdraw]
-    v = np.tile(mk.v, nd)
-    mdraw = np.repeat(np.arange(nd), nm)
-    sig_m, eta_m = sig_d[mdraw], eta_d[mdraw]
-    member_m = np.tile(member_c[mk.m_country], nd)
-    res_cap = np.where(member_m, policy.reshoring * v, 0.0)
-    c_r = policy.reshoring_cost
-
-    fx = _tile_index(mk.flow_x, nx, nd)
-    fm = _tile_index(mk.flow_m, nm, nd)
-    theta = np.tile(mk.theta, nd)
-    sig_f = sig_m[fm]
-    concern_f = np.tile(concern_c[mk.x_country[mk.flow_x]], nd)
-    target = concern_f & member_m[fm]  # flows the policy acts on
-
-    # τ per flow and the constant factors of the flow terms.
-    tau = np.ones(len(fx))
-    if policy.kind == "ban":
-        tau[target] = np.inf
-    elif policy.kind == "tariff":
-        tau[target] = 1.0 + policy.tariff
-    live = np.isfinite(tau)
-    # w = θ (τ p)^(1−σ) = a · p^(1−σ); M = Q P^σ (τ p)^(−σ) θ = Q P^σ w / (τ p)
-    tau_l = np.where(live, tau, 1.0)
-    a = np.where(live, theta * tau_l ** (1.0 - sig_f), 0.0)
-    b = np.where(live, 1.0 / tau_l, 0.0)
-    cap_policy = policy.kind == "cap"
-    if cap_policy:
-        s_max = policy.max_concern_share
-        cap_flows = np.flatnonzero(target)
-        is_cap = np.zeros(len(fx), dtype=bool)
-        is_cap[cap_flows] = True
-
-    # Exporter markets with no flow left end at price 0 and export 0.
-    x_live = np.bincount(fx, live.astype(np.float64), minlength=nx * nd) > 0
-    lp = np.zeros(nx * nd)  # log prices
-    sig_x = sig_d[xdraw]
-
-    # Products (× draws) still iterating; a product is cleared when all its
-    # exporter markets are within tol.
-    kx = np.tile(mk.x_product, nd) + xdraw * len(mk.products)
-    n_mk = len(mk.products) * nd
-    active_f = np.arange(len(fx))
-    tau_m = np.ones(nm * nd)
+            Elasticities(float(s), float(h), float(e)).check(ban=ban)
+        if np.any(cap_d < 0) or not np.all(np.isfinite(cap_d)):
+            raise ValueError("capacity scale must be a finite number ≥ 0")
+    global _PRODUCTS
+    _PRODUCTS = markets.products
+    full = _System.build(markets, policy, nd, sig_d, eta_d, eps_d, cap_d)
+    lp = np.zeros(full.nx)  # log prices; the baseline is every price at 1
     iterations = 0
-    # Nothing to solve: no flow is targeted (or a zero tariff) → the baseline.
-    trivial = (
-        not np.any(target)
-        or (policy.kind == "tariff" and policy.tariff == 0)
-        or (cap_policy and s_max >= 1)
-    )
-    done_k = np.zeros(n_mk, dtype=bool)
-    if trivial:
-        done_k[:] = True
+    if full.trivial:
+        return full.solution(markets, policy, nd, lp, 0)
+    sys, where = full, np.arange(full.nx)  # the working system, its x in full
+    done = np.zeros(sys.n_k, dtype=bool)
+    accel = _Anderson(sys.kx, sys.n_k)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        while True:
-            f_ = active_f
-            afx, afm = fx[f_], fm[f_]
-            p = np.where(x_live, np.exp(lp), 0.0)
-            p1s = np.where(x_live, np.exp(lp * (1.0 - sig_x)), 0.0)
-            w = a[f_] * p1s[afx]
-            if cap_policy:
-                t1s, tau_m = _cap_tau(
-                    s_max, p1s, a, fx, fm, f_, w, cap_flows, sig_m, nm * nd
-                )
-                cf = is_cap[f_]
-                w = np.where(cf, w * t1s[afm], w)
-                bf = np.where(cf, np.where(t1s[afm] > 0, 1.0 / tau_m[afm], 0.0), b[f_])
-            else:
-                bf = b[f_]
-            big_a = np.bincount(afm, w, minlength=nm * nd)  # P^(1−σ)
-            none = big_a <= 0
-            price_idx = np.where(none, np.inf, big_a ** (1.0 / (1.0 - sig_m)))
-            dem = np.where(none & (eta_m > 0), 0.0, v * price_idx ** (-eta_m))
-            dem = np.where(none & (eta_m == 0), v, dem)
-            frac = np.clip((price_idx - 1.0) / (c_r - 1.0), 0.0, 1.0)
-            frac = np.where(none, 1.0, frac)
-            rs = np.minimum(dem, res_cap * frac)
-            q = np.where(none, 0.0, dem - rs)
-            # Demand slope of Q in log P: g = dlogQ/dlogP.
-            in_ramp = (price_idx > 1.0) & (price_idx < c_r) & (rs < dem) & (res_cap > 0)
-            d_s = np.where(in_ramp, res_cap * price_idx / (c_r - 1.0), 0.0)
-            g = np.where(q > 0, (-eta_m * dem - d_s) / q, 0.0)
-            qp = np.where(none, 0.0, q * price_idx**sig_m)  # Q P^σ
-            # M / (τ p) … M = qp · w / (τ p): per flow value at exporter price p·M = qp·w·b
-            pm = qp[afm] * w * bf  # p_e M[e,m]
-            dem_val = np.bincount(afx, pm, minlength=nx * nd)  # p_e Σ_m M
-            shr = np.where(none, 0.0, 1.0 / big_a)[afm] * w  # s[e,m]
-            own = np.bincount(afx, pm * ((sig_m + g)[afm] * shr), minlength=nx * nd)
-            demand_x = np.where(p > 0, dem_val / p, 0.0)
-            sup_free = x0 * p**eps_x
-            capped = sup_free >= capacity
-            sup = np.where(capped, capacity, sup_free)
-            sup = np.where(x_live, sup, 0.0)
-            resid = np.where(x_live, np.abs(demand_x - sup), 0.0)
-            rel = np.where(x0 > 0, resid / x0, 0.0)
-            bad = rel > tol
-            if not trivial:
-                done_k = np.bincount(kx, bad, minlength=n_mk) == 0
-            if done_k.all() or iterations >= max_iter:
+        # Phase 1: diagonal Newton, Anderson-accelerated, over all products.
+        while iterations < min(max_iter, _DIAGONAL_ITER):
+            ev = sys.evaluate(lp[where])
+            done |= np.bincount(sys.kx, ev.rel > tol, minlength=sys.n_k) == 0
+            if done.all():
                 break
-            # Newton step on f = log D − log X with the exact diagonal.
-            dlog = np.log(demand_x) - np.log(sup)
-            slope_d = np.where(dem_val > 0, own / dem_val, 0.0) - sig_x
-            slope = slope_d - np.where(capped, 0.0, eps_x)
-            step = np.clip(-dlog / slope, -_MAX_STEP, _MAX_STEP)
-            step = np.where(x_live & ~done_k[kx] & np.isfinite(step), step, 0.0)
-            lp = lp + step
+            if done.mean() > 0.4:  # drop cleared products from the working set
+                sys, keep = sys.subset(~done)
+                where = where[keep]
+                done = np.zeros(sys.n_k, dtype=bool)
+                accel = _Anderson(sys.kx, sys.n_k)
+                continue
+            slope = ev.own_slope - np.where(ev.capped, 0.0, sys.eps_x)
+            step = np.clip(-ev.f / slope, -_MAX_STEP, _MAX_STEP)
+            step = np.where(sys.x_live & ~done[sys.kx] & np.isfinite(step), step, 0.0)
+            lp[where] = _clip_lp(accel.next(lp[where], step, ~done))
             iterations += 1
-            # Drop cleared products' flows from the working set when it pays.
-            keep = ~done_k[kx[fx[active_f]]]
-            if keep.mean() < 0.6:
-                active_f = active_f[keep]
-                if not len(active_f):
-                    active_f = np.arange(len(fx))
-                    done_k[:] = True
-                    break
-    if not done_k.all() and not trivial:
+        # Phase 2: full Newton with each product's dense Jacobian and a line
+        # search, for the products the cheap iteration has not cleared.
+        if not done.all():
+            sys, keep = sys.subset(~done)
+            where = where[keep]
+            sub, done, iterations = _newton(sys, lp[where], tol, iterations, max_iter)
+            lp[where] = sub
+    if strict and not done.all():
+        left = np.unique(sys.kx_global[~done[sys.kx]]) % len(markets.products)
+        names = sorted({str(markets.products[k]) for k in left})
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            ev = sys.evaluate(lp[where])
         raise NoEquilibrium(
-            f"no equilibrium to {tol:g} after {iterations} iterations "
-            f"(largest residual {float(rel.max(initial=0.0)):.3g} of a market)"
+            f"no equilibrium to {tol:g} after {iterations} iterations in "
+            f"{len(names)} product(s), e.g. {', '.join(names[:5])} (largest residual "
+            f"{float(ev.rel.max(initial=0.0)):.3g} of a market)"
         )
-    # Final pass over every flow at the converged prices.
-    return _finish(
-        mk,
-        policy,
-        nd,
-        lp,
-        x_live,
-        sig_x,
-        sig_m,
-        eta_m,
-        eps_x,
-        x0,
-        capacity,
-        v,
-        member_m,
-        res_cap,
-        c_r,
-        fx,
-        fm,
-        a,
-        b,
-        tau,
-        concern_f,
-        target,
-        tau_m if cap_policy else None,
-        iterations,
-    )
+    return full.solution(markets, policy, nd, lp, iterations)
 
 
-def _finish(
-    mk: Markets, policy: Policy, nd: int, lp: np.ndarray, x_live: np.ndarray,
-    sig_x: np.ndarray, sig_m: np.ndarray, eta_m: np.ndarray, eps_x: np.ndarray,
-    x0: np.ndarray, capacity: np.ndarray, v: np.ndarray, member_m: np.ndarray,
-    res_cap: np.ndarray, c_r: float, fx: np.ndarray, fm: np.ndarray, a: np.ndarray,
-    b: np.ndarray, tau: np.ndarray, concern_f: np.ndarray, target: np.ndarray,
-    tau_m: np.ndarray | None, iterations: int,
-) -> Solution:  # fmt: skip
-    """Every quantity at the final prices, over all flows."""
-    nx, nm = len(mk.x0) * nd, len(mk.v) * nd
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        p = np.where(x_live, np.exp(lp), 0.0)
-        p1s = np.where(x_live, np.exp(lp * (1.0 - sig_x)), 0.0)
-        w = a * p1s[fx]
-        tau = tau.copy()
-        if tau_m is not None:
-            all_f = np.arange(len(fx))
-            _, tau_m = _cap_tau(
-                policy.max_concern_share,
-                p1s,
-                a,
-                fx,
-                fm,
-                all_f,
-                w,
-                np.flatnonzero(target),
-                sig_m,
-                nm,
-            )
-            t = tau_m[fm]
-            tau = np.where(target, t, tau)
-            fin = np.isfinite(t)
-            w = np.where(target, np.where(fin, w * t ** (1.0 - sig_m[fm]), 0.0), w)
-            b = np.where(target, np.where(fin, 1.0 / t, 0.0), b)
-        big_a = np.bincount(fm, w, minlength=nm)
-        none = big_a <= 0
-        price_idx = np.where(none, np.inf, big_a ** (1.0 / (1.0 - sig_m)))
-        dem = np.where(none & (eta_m > 0), 0.0, v * price_idx ** (-eta_m))
-        dem = np.where(none & (eta_m == 0), v, dem)
-        frac = np.where(none, 1.0, np.clip((price_idx - 1.0) / (c_r - 1.0), 0.0, 1.0))
-        rs = np.minimum(dem, res_cap * frac)
-        q = np.where(none, 0.0, dem - rs)
-        qp = np.where(none, 0.0, q * price_idx**sig_m)
-        pm = qp[fm] * w * b  # p_e M
-        quantity = np.where(p[fx] > 0, pm / p[fx], 0.0)
-        demand_x = np.bincount(fx, quantity, minlength=nx)
-        sup = np.where(x_live, np.minimum(x0 * p**eps_x, capacity), 0.0)
-        rel = np.where(x0 > 0, np.abs(demand_x - sup) / x0, 0.0)
-    return Solution(
-        markets=mk,
-        policy=policy,
-        draws=nd,
-        price=p,
-        supply=sup,
-        capacity=capacity,
-        price_index=price_idx,
-        demand=dem,
-        reshored=rs,
-        imports=q,
-        tau=tau,
-        quantity=quantity,
-        member=member_m,
-        concern_flow=concern_f,
-        iterations=iterations,
-        max_residual=float(rel.max(initial=0.0)),
-    )
+_DEBUG = False
+_DIAGONAL_ITER = 40  # then the stubborn products get a full Newton
+_LP_BOUND = 60.0  # log prices stay within e^±60 (the residual check still applies)
 
 
-def _cap_tau(
-    s_max: float, p1s: np.ndarray, a: np.ndarray, fx: np.ndarray, fm: np.ndarray,
-    f_: np.ndarray, w: np.ndarray, cap_flows: np.ndarray, sig_m: np.ndarray, nm: int,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Each member market's τ_m^(1−σ) and τ_m ≥ 1, so that the concern's share of
-    its imports at the prices it pays is at most ``s_max`` (given exporter prices).
+def _clip_lp(lp: np.ndarray) -> np.ndarray:
+    return np.clip(lp, -_LP_BOUND, _LP_BOUND)
 
-    With A the concern's and B the others' Σ θ p^(1−σ): τ^(1−σ) A / (τ^(1−σ) A + B)
-    ≤ s ⇔ τ^(1−σ) ≤ s B / ((1 − s) A).
+
+@dataclass
+class _Eval:
+    """The model at one set of prices."""
+
+    p: np.ndarray  # per exporter market
+    f: np.ndarray  # log demand − log supply (0 where not live)
+    rel: np.ndarray  # |demand − supply| / X0
+    capped: np.ndarray
+    own_slope: np.ndarray  # ∂ log demand / ∂ log p_e (own price)
+    dem_val: np.ndarray  # p_e Σ_m M[e,m]
+    pm: np.ndarray  # p_e M[e,m] per flow
+    shr: np.ndarray  # s[e,m]: e's share of m's spending per flow
+    c: np.ndarray  # σ + dlogQ/dlogP per importer market
+
+
+@dataclass
+class _System:
+    """The stacked arrays of one solve (products × draws) and the model on them.
+
+    Index spaces: exporter markets ``x``, importer markets ``m``, flows, products
+    ``k`` (product × draw). :meth:`subset` cuts out some products, reindexed.
     """
-    ms = fm[cap_flows]
-    conc = np.bincount(ms, a[cap_flows] * p1s[fx[cap_flows]], minlength=nm)
-    rest = np.bincount(fm[f_], w, minlength=nm) - conc
-    t1s = np.ones(nm)
-    members = np.unique(ms)
-    c, r = conc[members], np.maximum(rest[members], 0.0)
-    if s_max <= 0:
-        t1s[members] = np.where(c > 0, 0.0, 1.0)
-    else:
-        ratio = np.where(
-            c > 0, s_max * r / np.where(c > 0, (1.0 - s_max) * c, 1.0), 1.0
+
+    # per exporter market
+    x0: np.ndarray
+    capacity: np.ndarray
+    sig_x: np.ndarray
+    eps_x: np.ndarray
+    x_live: np.ndarray  # has a flow that is not banned
+    kx: np.ndarray  # product of each x (local)
+    kx_global: np.ndarray  # product of each x (in the full system)
+    # per importer market
+    v: np.ndarray
+    sig_m: np.ndarray
+    eta_m: np.ndarray
+    member_m: np.ndarray
+    res_cap: np.ndarray
+    km: np.ndarray
+    # per flow
+    fx: np.ndarray
+    fm: np.ndarray
+    a: np.ndarray  # θ τ^(1−σ) (0: banned)
+    b: np.ndarray  # 1/τ (0: banned)
+    tau: np.ndarray
+    target: np.ndarray  # the policy acts on this flow
+    concern_f: np.ndarray
+    # scalars
+    n_k: int
+    c_r: float
+    s_max: float | None  # the cap policy's share; None for other policies
+    trivial: bool
+
+    @property
+    def nx(self) -> int:
+        return len(self.x0)
+
+    @property
+    def nm(self) -> int:
+        return len(self.v)
+
+    @classmethod
+    def build(
+        cls,
+        mk: Markets,
+        policy: Policy,
+        nd: int,
+        sig_d: np.ndarray,
+        eta_d: np.ndarray,
+        eps_d: np.ndarray,
+        cap_d: np.ndarray,
+    ) -> _System:
+        nx1, nm1 = len(mk.x0), len(mk.v)
+        concern_c = mk.country_mask(policy.concern)
+        member_c = mk.country_mask(policy.coalition)
+        eligible_c = mk.country_mask(policy.eligible) & ~concern_c
+        expansion_c = np.where(eligible_c, policy.capacity_expansion, 0.0)
+        for code, value in policy.capacity_by_supplier.items():
+            expansion_c = np.where(
+                (mk.countries == code) & eligible_c, value, expansion_c
+            )
+        xdraw = np.repeat(np.arange(nd), nx1)
+        mdraw = np.repeat(np.arange(nd), nm1)
+        x0 = np.tile(mk.x0, nd)
+        v = np.tile(mk.v, nd)
+        sig_m = sig_d[mdraw]
+        member_m = np.tile(member_c[mk.m_country], nd)
+        fx = _tile_index(mk.flow_x, nx1, nd)
+        fm = _tile_index(mk.flow_m, nm1, nd)
+        theta = np.tile(mk.theta, nd)
+        concern_f = np.tile(concern_c[mk.x_country[mk.flow_x]], nd)
+        target = concern_f & member_m[fm]
+        tau = np.ones(len(fx))
+        if policy.kind == "ban":
+            tau[target] = np.inf
+        elif policy.kind == "tariff":
+            tau[target] = 1.0 + policy.tariff
+        live = np.isfinite(tau)
+        tau_l = np.where(live, tau, 1.0)
+        kx = np.tile(mk.x_product, nd) + xdraw * len(mk.products)
+        cap = policy.kind == "cap"
+        return cls(
+            x0=x0,
+            capacity=x0 * (1.0 + np.tile(expansion_c[mk.x_country], nd) * cap_d[xdraw]),
+            sig_x=sig_d[xdraw],
+            eps_x=eps_d[xdraw],
+            x_live=np.bincount(fx, live.astype(np.float64), minlength=len(x0)) > 0,
+            kx=kx,
+            kx_global=kx,
+            v=v,
+            sig_m=sig_m,
+            eta_m=eta_d[mdraw],
+            member_m=member_m,
+            res_cap=np.where(member_m, policy.reshoring * v, 0.0),
+            km=np.tile(mk.m_product, nd) + mdraw * len(mk.products),
+            fx=fx,
+            fm=fm,
+            # w = θ (τ p)^(1−σ) = a · p^(1−σ); p_e M[e,m] = Q P^σ · w / τ
+            a=np.where(live, theta * tau_l ** (1.0 - sig_m[fm]), 0.0),
+            b=np.where(live, 1.0 / tau_l, 0.0),
+            tau=tau,
+            target=target,
+            concern_f=concern_f,
+            n_k=len(mk.products) * nd,
+            c_r=policy.reshoring_cost,
+            s_max=policy.max_concern_share if cap else None,
+            trivial=(
+                not np.any(target)
+                or (policy.kind == "tariff" and policy.tariff == 0)
+                or (cap and policy.max_concern_share >= 1)
+            ),
         )
-        t1s[members] = np.minimum(1.0, ratio)
-    tau_m = np.where(t1s > 0, t1s ** (1.0 / (1.0 - sig_m)), np.inf)
-    return t1s, tau_m
+
+    def subset(self, keep_k: np.ndarray) -> tuple[_System, np.ndarray]:
+        """The system of the products ``keep_k`` (mask), and which x it keeps."""
+        xk, mk_ = keep_k[self.kx], keep_k[self.km]
+        fk = xk[self.fx]
+        x_new = np.cumsum(xk) - 1
+        m_new = np.cumsum(mk_) - 1
+        k_new = np.cumsum(keep_k) - 1
+        sub = _System(
+            x0=self.x0[xk],
+            capacity=self.capacity[xk],
+            sig_x=self.sig_x[xk],
+            eps_x=self.eps_x[xk],
+            x_live=self.x_live[xk],
+            kx=k_new[self.kx[xk]],
+            kx_global=self.kx_global[xk],
+            v=self.v[mk_],
+            sig_m=self.sig_m[mk_],
+            eta_m=self.eta_m[mk_],
+            member_m=self.member_m[mk_],
+            res_cap=self.res_cap[mk_],
+            km=k_new[self.km[mk_]],
+            fx=x_new[self.fx[fk]],
+            fm=m_new[self.fm[fk]],
+            a=self.a[fk],
+            b=self.b[fk],
+            tau=self.tau[fk],
+            target=self.target[fk],
+            concern_f=self.concern_f[fk],
+            n_k=int(keep_k.sum()),
+            c_r=self.c_r,
+            s_max=self.s_max,
+            trivial=self.trivial,
+        )
+        return sub, np.flatnonzero(xk)
+
+    def weights(
+        self, lp: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """p, w = θ (τ p)^(1−σ) and 1/τ per flow, and τ per importer market (the
+        cap policy's member rates; 1 otherwise)."""
+        p = np.where(self.x_live, np.exp(lp), 0.0)
+        p1s = np.where(self.x_live, np.exp(lp * (1.0 - self.sig_x)), 0.0)
+        w = np.where(self.a > 0, self.a * p1s[self.fx], 0.0)
+        b = self.b
+        tau_m = np.ones(self.nm)
+        if self.s_max is not None:
+            t1s, tau_m = self._cap_tau(w)
+            t = self.target
+            w = np.where(t, w * t1s[self.fm], w)
+            b = np.where(t, np.where(t1s[self.fm] > 0, 1.0 / tau_m[self.fm], 0.0), b)
+        return p, w, b, tau_m
+
+    def _cap_tau(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each member market's τ_m^(1−σ) and τ_m ≥ 1, so that the concern's share
+        of its imports at the prices it pays is at most ``s_max``.
+
+        With A the concern's and B the others' Σ θ p^(1−σ):
+        τ^(1−σ) A / (τ^(1−σ) A + B) ≤ s ⇔ τ^(1−σ) ≤ s B / ((1 − s) A).
+        """
+        s = float(self.s_max or 0.0)
+        conc = np.bincount(self.fm, np.where(self.target, w, 0.0), minlength=self.nm)
+        rest = np.bincount(self.fm, np.where(self.target, 0.0, w), minlength=self.nm)
+        if s <= 0:
+            t1s = np.where(conc > 0, 0.0, 1.0)
+        else:
+            safe = np.where(conc > 0, (1.0 - s) * conc, 1.0)
+            t1s = np.where(conc > 0, np.minimum(1.0, s * rest / safe), 1.0)
+        tau_m = np.where(t1s > 0, t1s ** (1.0 / (1.0 - self.sig_m)), np.inf)
+        return t1s, tau_m
+
+    def markets_at(self, big_a: np.ndarray) -> tuple[np.ndarray, ...]:
+        """P, D, S, Q and σ + dlogQ/dlogP per importer market from Σ w."""
+        sig, eta, c_r, res = self.sig_m, self.eta_m, self.c_r, self.res_cap
+        none = big_a <= 0  # every variety banned
+        price_idx = np.where(none, np.inf, big_a ** (1.0 / (1.0 - sig)))
+        dem = np.where(none, np.where(eta > 0, 0.0, self.v), self.v * price_idx**-eta)
+        frac = np.where(none, 1.0, np.clip((price_idx - 1.0) / (c_r - 1.0), 0.0, 1.0))
+        rs = np.minimum(dem, res * frac)
+        q = np.where(none, 0.0, dem - rs)
+        ramp = (price_idx > 1.0) & (price_idx < c_r) & (rs < dem) & (res > 0)
+        d_s = np.where(ramp, res * price_idx / (c_r - 1.0), 0.0)
+        c = sig + np.where(q > 0, (-eta * dem - d_s) / q, 0.0)
+        return price_idx, dem, rs, q, c
+
+    def evaluate(self, lp: np.ndarray) -> _Eval:
+        p, w, b, _ = self.weights(lp)
+        fx, fm = self.fx, self.fm
+        big_a = np.bincount(fm, w, minlength=self.nm)  # P^(1−σ)
+        price_idx, _, _, q, c = self.markets_at(big_a)
+        qp = np.where(q > 0, q * price_idx**self.sig_m, 0.0)  # Q P^σ
+        pm = qp[fm] * w * b
+        dem_val = np.bincount(fx, pm, minlength=self.nx)
+        shr = np.where(big_a > 0, 1.0 / big_a, 0.0)[fm] * w
+        own = np.bincount(fx, pm * (c[fm] * shr), minlength=self.nx)
+        demand = np.where(p > 0, dem_val / p, 0.0)
+        free = self.x0 * p**self.eps_x
+        capped = free >= self.capacity
+        sup = np.where(self.x_live, np.where(capped, self.capacity, free), 0.0)
+        rel = np.where(self.x_live, np.abs(demand - sup) / self.x0, 0.0)
+        f = np.where(self.x_live, np.log(np.maximum(demand, 1e-300) / sup), 0.0)
+        own_slope = np.where(dem_val > 0, own / dem_val, 0.0) - self.sig_x
+        return _Eval(p, f, rel, capped, own_slope, dem_val, pm, shr, c)
+
+    def solution(
+        self, mk: Markets, policy: Policy, nd: int, lp: np.ndarray, iterations: int
+    ) -> Solution:
+        """Every quantity at the final prices."""
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            p, w, b, tau_m = self.weights(lp)
+            big_a = np.bincount(self.fm, w, minlength=self.nm)
+            price_idx, dem, rs, q, _ = self.markets_at(big_a)
+            qp = np.where(q > 0, q * price_idx**self.sig_m, 0.0)
+            pm = qp[self.fm] * w * b
+            quantity = np.where(p[self.fx] > 0, pm / p[self.fx], 0.0)
+            demand = np.bincount(self.fx, quantity, minlength=self.nx)
+            sup = np.where(
+                self.x_live, np.minimum(self.x0 * p**self.eps_x, self.capacity), 0.0
+            )
+            rel = np.where(self.x_live, np.abs(demand - sup) / self.x0, 0.0)
+        tau = self.tau
+        if self.s_max is not None:
+            tau = np.where(self.target, tau_m[self.fm], tau)
+        return Solution(
+            markets=mk,
+            policy=policy,
+            draws=nd,
+            price=p,
+            supply=sup,
+            capacity=self.capacity,
+            price_index=price_idx,
+            demand=dem,
+            reshored=rs,
+            imports=q,
+            tau=tau,
+            quantity=quantity,
+            member=self.member_m,
+            concern_flow=self.concern_f,
+            iterations=iterations,
+            max_residual=float(rel.max(initial=0.0)),
+        )
+
+
+def _newton(
+    sys: _System, lp: np.ndarray, tol: float, iterations: int, max_iter: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Newton on log prices with each product's dense Jacobian
+    ``J = U Sᵀ − diag(σ + ε·uncapped)``, ``U[e,m] = (p M[e,m] / p D_e)(σ + g_m)``,
+    ``S[e,m] = s[e,m]`` (the price-index feedback through every importer), and a
+    backtracking line search on ``‖f‖²`` per product (caps are kinks)."""
+    done = np.zeros(sys.n_k, dtype=bool)
+    t = np.ones(sys.n_k)
+    ev = sys.evaluate(lp)
+    blocks = _Blocks(sys)
+    while iterations < max_iter:
+        done |= np.bincount(sys.kx, ev.rel > tol, minlength=sys.n_k) == 0
+        if done.all():
+            break
+        # An exporter with no demand at all (its buyers' imports crowded out by
+        # reshoring) sits on a plateau: it walks its price down outside the search.
+        flat = sys.x_live & (ev.dem_val <= 0) & ~done[sys.kx]
+        dx = blocks.steps(sys, ev, done)
+        dx[flat] = -_MAX_STEP
+        f0 = np.where(flat, 0.0, ev.f)
+        merit = np.bincount(sys.kx, f0 * f0, minlength=sys.n_k)
+        t[:] = 1.0
+        for _ in range(20):  # backtracking, per product
+            trial = _clip_lp(lp + np.where(flat, 1.0, t[sys.kx]) * dx)
+            ev_t = sys.evaluate(trial)
+            ft = np.where(flat, 0.0, ev_t.f)
+            m_t = np.bincount(sys.kx, ft * ft, minlength=sys.n_k)
+            bad = ~done & ~(m_t <= (1.0 - 1e-4 * t) * merit) & (merit > 0)
+            if not bad.any():
+                break
+            t = np.where(bad, t * 0.5, t)
+        else:
+            # No descent along the Newton direction (a kink or a plateau the
+            # Jacobian cannot see): those products take a diagonal step instead.
+            slope = ev.own_slope - np.where(ev.capped, 0.0, sys.eps_x)
+            diag = np.clip(-ev.f / slope, -_MAX_STEP, _MAX_STEP)
+            diag = np.where(np.isfinite(diag), diag, 0.0)
+            trial = np.where(bad[sys.kx], _clip_lp(lp + diag), trial)
+        lp = np.where(done[sys.kx], lp, trial)
+        ev = sys.evaluate(lp)
+        iterations += 1
+        if _DEBUG:
+            norm = np.sqrt(np.bincount(sys.kx, ev.f * ev.f, minlength=sys.n_k))
+            print(
+                iterations,
+                int((~done).sum()),
+                norm[~done][:3],
+                t[~done][:3],
+                [
+                    str(_PRODUCTS[k % len(_PRODUCTS)])
+                    for k in np.unique(sys.kx_global[~done[sys.kx]])
+                ][:3],
+            )
+    return lp, done, iterations
+
+
+class _Blocks:
+    """Each product's exporters and importers, for its dense Jacobian."""
+
+    def __init__(self, sys: _System) -> None:
+        order = np.argsort(sys.kx[sys.fx], kind="stable")
+        kf = sys.kx[sys.fx][order]
+        self.order = order
+        self.lo = np.searchsorted(kf, np.arange(sys.n_k), side="left")
+        self.hi = np.searchsorted(kf, np.arange(sys.n_k), side="right")
+        self.ex: list[np.ndarray] = []
+        self.xi: list[np.ndarray] = []
+        self.mi: list[np.ndarray] = []
+        self.nm: list[int] = []
+        for k in range(sys.n_k):
+            idx = order[self.lo[k] : self.hi[k]]
+            ex, xi = np.unique(sys.fx[idx], return_inverse=True)
+            im, mi = np.unique(sys.fm[idx], return_inverse=True)
+            self.ex.append(ex)
+            self.xi.append(xi)
+            self.mi.append(mi)
+            self.nm.append(len(im))
+
+    def steps(self, sys: _System, ev: _Eval, done: np.ndarray) -> np.ndarray:
+        """The full Newton step of every product not yet cleared (0 elsewhere)."""
+        dx = np.zeros(sys.nx)
+        for k in np.flatnonzero(~done):
+            idx = self.order[self.lo[k] : self.hi[k]]
+            if not len(idx):
+                continue
+            ex, xi, mi = self.ex[k], self.xi[k], self.mi[k]
+            u = np.zeros((len(ex), self.nm[k]))
+            s = np.zeros((len(ex), self.nm[k]))
+            dv = ev.dem_val[ex]
+            inv = np.where(dv > 0, 1.0 / np.where(dv > 0, dv, 1.0), 0.0)
+            np.add.at(u, (xi, mi), ev.pm[idx] * ev.c[sys.fm[idx]] * inv[xi])
+            np.add.at(s, (xi, mi), ev.shr[idx])
+            jac = u @ s.T
+            diag = sys.sig_x[ex] + np.where(ev.capped[ex], 0.0, sys.eps_x[ex])
+            jac[np.diag_indices_from(jac)] -= diag
+            lv = np.flatnonzero(sys.x_live[ex])
+            j = jac[np.ix_(lv, lv)]
+            rhs = -ev.f[ex[lv]]
+            if not (np.all(np.isfinite(j)) and np.all(np.isfinite(rhs))):
+                continue
+            try:
+                step = np.linalg.solve(j, rhs)
+            except np.linalg.LinAlgError:
+                step = np.linalg.lstsq(j, rhs, rcond=None)[0]
+            dx[ex[lv]] = np.clip(step, -_MAX_STEP, _MAX_STEP)
+        return dx
+
+
+class _Anderson:
+    """Anderson acceleration of the diagonal-Newton map, one small least-squares
+    problem per product market (Walker & Ni 2011, "Anderson acceleration for
+    fixed-point iterations", SIAM J. Numer. Anal. 49(4)).
+
+    With the last ``depth`` differences of iterates ΔX and of steps ΔF, each
+    product takes ``x + f − (ΔX + ΔF) γ`` with γ minimising ``‖f − ΔF γ‖`` over
+    its exporter markets. A product whose step grew restarts its history (caps
+    are kinks the extrapolation must not jump across twice).
+    """
+
+    def __init__(self, kx: np.ndarray, n_k: int, depth: int = 5) -> None:
+        self.kx, self.n_k, self.depth = kx, n_k, depth
+        self.dx: list[np.ndarray] = []
+        self.df: list[np.ndarray] = []
+        self.prev: tuple[np.ndarray, np.ndarray] | None = None
+        self.norm = np.full(n_k, np.inf)
+
+    def next(self, x: np.ndarray, f: np.ndarray, active: np.ndarray) -> np.ndarray:
+        kx, n_k = self.kx, self.n_k
+        norm = np.bincount(kx, f * f, minlength=n_k)
+        restart = norm > 4.0 * self.norm  # the step grew: drop the history
+        self.norm = norm
+        if self.prev is not None:
+            px, pf = self.prev
+            self.dx.append(x - px)
+            self.df.append(f - pf)
+            if len(self.dx) > self.depth:
+                self.dx.pop(0)
+                self.df.pop(0)
+        self.prev = (x, f)
+        if restart.any():
+            keep = ~restart[kx]
+            self.dx = [d * keep for d in self.dx]
+            self.df = [d * keep for d in self.df]
+        n = len(self.df)
+        if n == 0:
+            return x + f
+        gram = np.empty((n_k, n, n))
+        rhs = np.empty((n_k, n))
+        for i in range(n):
+            rhs[:, i] = np.bincount(kx, self.df[i] * f, minlength=n_k)
+            for j in range(i, n):
+                g = np.bincount(kx, self.df[i] * self.df[j], minlength=n_k)
+                gram[:, i, j] = gram[:, j, i] = g
+        trace = np.trace(gram, axis1=1, axis2=2)
+        reg = 1e-10 * trace + 1e-300
+        gram += reg[:, None, None] * np.eye(n)
+        use = active & (trace > 0)
+        gamma = np.zeros((n_k, n))
+        if use.any():
+            gamma[use] = np.linalg.solve(gram[use], rhs[use][:, :, None])[:, :, 0]
+        out = x + f
+        gk = gamma[kx]
+        for i in range(n):
+            out -= gk[:, i] * (self.dx[i] + self.df[i])
+        return out
 
 
 def _tile_index(idx: np.ndarray, size: int, n: int) -> np.ndarray:

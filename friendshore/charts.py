@@ -208,13 +208,13 @@ def scenario_before_after(scenarios: pl.DataFrame, concern: str) -> dict[str, An
         ).alias("case")
     )
     long = df.unpivot(
-        index=["case", "unmet_share", "cost_premium_pct"],
-        on=["baseline_prc_share", "scenario_prc_share"],
+        index=["case", "import_price_change_pct", "import_quantity_change_pct"],
+        on=["concern_share", "scenario_concern_share"],
         variable_name="when",
         value_name="share",
     ).with_columns(
         pl.col("when").replace(
-            {"baseline_prc_share": "before", "scenario_prc_share": "after"}
+            {"concern_share": "before", "scenario_concern_share": "after"}
         )
     )
     x = alt.X(
@@ -224,14 +224,12 @@ def scenario_before_after(scenarios: pl.DataFrame, concern: str) -> dict[str, An
         scale=alt.Scale(domain=[0, 1]),
     )
     rule = (
-        alt.Chart(
-            _values(df.select("case", "baseline_prc_share", "scenario_prc_share"))
-        )
+        alt.Chart(_values(df.select("case", "concern_share", "scenario_concern_share")))
         .mark_rule(color="#888", strokeWidth=2)
         .encode(
             y=alt.Y("case:N", title=None, axis=_CASE_AXIS),
-            x=alt.X("baseline_prc_share:Q", title=None, scale=alt.Scale(domain=[0, 1])),
-            x2="scenario_prc_share:Q",
+            x=alt.X("concern_share:Q", title=None, scale=alt.Scale(domain=[0, 1])),
+            x2="scenario_concern_share:Q",
         )
     )
     base = alt.Chart(_values(long)).encode(
@@ -247,8 +245,12 @@ def scenario_before_after(scenarios: pl.DataFrame, concern: str) -> dict[str, An
             alt.Tooltip("case:N"),
             alt.Tooltip("when:N"),
             alt.Tooltip("share:Q", format=".1%"),
-            alt.Tooltip("unmet_share:Q", title="unmet", format=".1%"),
-            alt.Tooltip("cost_premium_pct:Q", title="cost premium %", format=".2f"),
+            alt.Tooltip(
+                "import_price_change_pct:Q", title="import price %", format=".1f"
+            ),
+            alt.Tooltip(
+                "import_quantity_change_pct:Q", title="import quantity %", format=".1f"
+            ),
         ],
     )
     return _spec(alt.layer(rule, dots).properties(width=WIDTH))

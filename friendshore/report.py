@@ -90,35 +90,53 @@ _V = Col("import_value_usd", _F, "import value V, US dollars")
 
 
 def _scenario_table(name: str, level: str, key: Col) -> TableSpec:
-    shares = (
-        Col(f"{when}_{m}", _F, f"{m.replace('_', ' ')} {label} the scenario")
-        for m in ("prc_share", "hhi", "ally_share")
-        for when, label in (("baseline", "before"), ("scenario", "after"))
-    )
     return TableSpec(
         name,
-        f"Scenario results per {level} (friendshore simulate)",
-        ("scenario", "importer", "year", key.name, "stat"),
+        f"Scenario results per coalition member and {level} (friendshore simulate)",
+        ("scenario", "coalition", "importer", "year", key.name, "stat"),
         (
             Col("scenario", _S, "scenario name"),
-            Col("importer", _S, "ISO3 code, or the bloc's group name"),
+            Col("coalition", _S, "the coalition applying the policy"),
+            Col("importer", _S, "ISO3 code of the coalition member"),
             Col("year", _Y, "calendar year"),
             key,
             Col("stat", _S, "p5 | p50 | p95 with draws, else null", optional=True),
             _V,
-            *shares,
-            Col("displaced_usd", _F, "concern value above the cap, USD"),
-            Col("reshored_usd", _F, "taken by domestic production, USD"),
-            Col("placed_usd", _F, "taken by eligible suppliers, USD"),
-            Col("unmet_usd", _F, "left unplaced, USD"),
-            Col("unmet_share", _F, "unmet / V"),
-            Col(
-                "cost_premium_usd",
-                _F,
-                "unit-value cost premium, USD (null without quantities)",
-            ),
-            Col("cost_premium_pct", _F, "premium as % of V"),
-            Col("binding_suppliers", pl.List(_S), "suppliers whose capacity binds"),
+            Col("scenario_import_value_usd", _F, "imports at scenario prices, USD"),
+            Col("import_price_change_pct", _F, "import price index change, %"),
+            Col("import_quantity_change_pct", _F, "import quantity change, %"),
+            Col("concern_share", _F, "concern share before the scenario"),
+            Col("scenario_concern_share", _F, "concern share after (prices paid)"),
+            Col("hhi", _F, "supplier HHI before"),
+            Col("scenario_hhi", _F, "supplier HHI after"),
+            Col("consumer_surplus_change_usd", _F, "consumer surplus change, USD"),
+            Col("reshored_usd", _F, "domestic output that replaces imports, USD"),
+            Col("quota_rent_usd", _F, "quota rent or tariff revenue, USD"),
+            Col("import_t", _F, "tonnes before (where quantities exist)"),
+            Col("scenario_import_t", _F, "tonnes after"),
+        ),
+    )
+
+
+def _exporter_table() -> TableSpec:
+    return TableSpec(
+        "scenario_exporters",
+        "Scenario results per exporter and product (friendshore simulate --by exporter)",
+        ("scenario", "coalition", "exporter", "year", "hs6", "stat"),
+        (
+            Col("scenario", _S, "scenario name"),
+            Col("coalition", _S, "the coalition applying the policy"),
+            Col("exporter", _S, "ISO3 code of the exporter"),
+            Col("year", _Y, "calendar year"),
+            Col("hs6", _S, "HS6 product code"),
+            Col("stat", _S, "p5 | p50 | p95 with draws, else null", optional=True),
+            Col("export_value_usd", _F, "world exports before, USD"),
+            Col("scenario_export_value_usd", _F, "world exports after, USD"),
+            Col("price_change_pct", _F, "export price change, %"),
+            Col("export_quantity_change_pct", _F, "export quantity change, %"),
+            Col("producer_surplus_change_usd", _F, "producer surplus change, USD"),
+            Col("export_t", _F, "tonnes before (where quantities exist)"),
+            Col("scenario_export_t", _F, "tonnes after"),
         ),
     )
 
@@ -289,6 +307,7 @@ TABLES: dict[str, TableSpec] = {
             "industry",
             Col("industry", _S, "defense-critical industry"),
         ),
+        _exporter_table(),
     )
 }
 
@@ -424,7 +443,9 @@ def report_charts(data: ReportData) -> list[Chart]:
             Chart(
                 "scenario-before-after",
                 "Scenarios: before and after",
-                f"{c.upper()} share per industry at baseline and after each scenario.",
+                f"{c.upper()} share per coalition member and industry at baseline and "
+                "after each scenario; the tooltip gives the import price and "
+                "quantity change.",
                 charts.scenario_before_after(t["scenario_industries"], c),
             )
         )
@@ -745,14 +766,17 @@ def build_report(
         )
     paths = [Path(p) for p in scenarios]
     if paths:
-        from friendshore import simulate
-        from friendshore.scenario import load_scenario
+        from friendshore.scenarios import simulate
+        from friendshore.scenarios.model import load_scenario
 
         runs = [load_scenario(p) for p in paths]
         common = {"registry": registry, "industries": industries}
         tables["scenario_products"] = simulate.simulate(store, runs, **common)
         tables["scenario_industries"] = simulate.simulate(
             store, runs, level="industry", **common
+        )
+        tables["scenario_exporters"] = simulate.simulate(
+            store, runs, by="exporter", **common
         )
     params = {
         "importer": importer,

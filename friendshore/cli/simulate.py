@@ -1,7 +1,8 @@
-"""The ``simulate`` command: friend-shoring and reshoring scenarios."""
+"""The ``simulate`` command: coalition policies solved as global market clearing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -10,10 +11,7 @@ import polars as pl
 import typer
 
 from friendshore import export
-from friendshore import scenario as scenario_lib
-from friendshore import simulate as simulate_lib
-from friendshore.industries import load_industries
-from friendshore.registry import load_registry
+from friendshore.errors import ParameterError
 
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, emit
@@ -26,6 +24,40 @@ class Level(StrEnum):
     industry = "industry"
 
 
+class By(StrEnum):
+    """Rows per coalition member (importer) or per supplier (exporter)."""
+
+    importer = "importer"
+    exporter = "exporter"
+
+
+# The table format shows these; csv / json / parquet carry every column.
+TABLE_COLUMNS = {
+    "importer": [
+        "scenario",
+        "importer",
+        "hs6",
+        "industry",
+        "stat",
+        "import_value_usd",
+        "import_price_change_pct",
+        "import_quantity_change_pct",
+        "scenario_concern_share",
+        "consumer_surplus_change_usd",
+    ],
+    "exporter": [
+        "scenario",
+        "exporter",
+        "hs6",
+        "industry",
+        "stat",
+        "export_value_usd",
+        "price_change_pct",
+        "export_quantity_change_pct",
+        "producer_surplus_change_usd",
+    ],
+}
+
 _Q = "Quick scenario"  # help panel of the flags that build a scenario
 
 
@@ -36,13 +68,23 @@ def simulate(
         list[Path] | None,
         typer.Argument(help="Scenario TOML files (see data/scenarios/README.md)."),
     ] = None,
+    coalition: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Coalition applying the policy: ISO3 codes and registry groups, "
+            "comma-separated. Repeat to sweep (each value is one run of every "
+            "scenario).",
+        ),
+    ] = None,
     importer: Annotated[
         str | None,
-        typer.Option(help="Importer ISO3, or 'all'.", rich_help_panel=_Q),
+        typer.Option(help="One importer as coalition (ISO3).", rich_help_panel=_Q),
     ] = None,
     bloc: Annotated[
         str | None,
-        typer.Option(help="A registry group as importer, e.g. eu.", rich_help_panel=_Q),
+        typer.Option(
+            help="A registry group as coalition, e.g. eu.", rich_help_panel=_Q
+        ),
     ] = None,
     industry: Annotated[
         str | None,
@@ -62,29 +104,49 @@ def simulate(
         str | None,
         typer.Option(help="Concern group (default prc).", rich_help_panel=_Q),
     ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(help="ban | tariff | cap.", rich_help_panel=_Q),
+    ] = None,
+    tariff: Annotated[
+        float | None,
+        typer.Option(
+            help="Tariff rate on the concern (policy tariff).", rich_help_panel=_Q
+        ),
+    ] = None,
     max_concern_share: Annotated[
         float | None,
-        typer.Option(help="Cap on the concern group's share, 0–1.", rich_help_panel=_Q),
+        typer.Option(
+            help="Cap on the concern's share, 0–1 (policy cap).", rich_help_panel=_Q
+        ),
     ] = None,
     eligible: Annotated[
         list[str] | None,
         typer.Option(
-            help="Registry group that may take the volume (repeatable; default: "
-            "every non-concern supplier).",
+            help="Registry group that may add capacity (repeatable; default: every "
+            "supplier in neither the concern nor foreign-adversaries).",
             rich_help_panel=_Q,
         ),
     ] = None,
     capacity_expansion: Annotated[
         float | None,
         typer.Option(
-            help="Share of its world exports each supplier can add (default 0.25).",
+            help="Share of its world exports each eligible supplier can add "
+            "(default 0.25).",
             rich_help_panel=_Q,
         ),
     ] = None,
     reshoring: Annotated[
         float | None,
         typer.Option(
-            help="Share of baseline imports domestic output can replace.",
+            help="Domestic capacity, as a share of baseline imports.",
+            rich_help_panel=_Q,
+        ),
+    ] = None,
+    reshoring_cost: Annotated[
+        float | None,
+        typer.Option(
+            help="Import price (baseline 1) at which reshoring is fully used.",
             rich_help_panel=_Q,
         ),
     ] = None,
@@ -92,15 +154,18 @@ def simulate(
         tuple[float, float] | None,
         typer.Option(help="Uniform range of capacity_expansion for --draws."),
     ] = None,
-    unit_value_range: Annotated[
+    substitution_range: Annotated[
         tuple[float, float] | None,
-        typer.Option(help="Uniform range of the unit-value scale for --draws."),
+        typer.Option(help="Uniform range of the substitution elasticity for --draws."),
     ] = None,
     draws: Annotated[
         int | None,
         typer.Option(help="Monte-Carlo draws (p5/p50/p95 rows).", min=1),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the draws.", min=0)] = None,
+    by: Annotated[
+        By, typer.Option(help="Rows per coalition member or per exporter.")
+    ] = By.importer,
     level: Annotated[
         Level, typer.Option(help="One row per product or per industry.")
     ] = Level.product,
@@ -115,23 +180,32 @@ def simulate(
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
 ) -> None:
-    """Simulate capping a concern group's share: who takes the volume, at what cost.
+    """Simulate a coalition's ban, tariff or cap on a concern group's goods.
 
-    Displaced imports go first to domestic production (--reshoring), then to
-    eligible suppliers in proportion to their world exports, each capped at
-    capacity_expansion × its world exports; the rest is unmet demand. Several
-    scenario files give one table with a scenario column.
+    Every product is one world market of all its exporters and importers: prices
+    move until every exporter's market clears, capacity is shared by all buyers
+    and the concern's goods re-enter third markets (DESIGN.md, "Scenario model").
+    Rows per coalition member (import price and quantity change, concern share,
+    consumer surplus) or, with --by exporter, per supplier. The table format shows
+    a readable few columns; csv, json and parquet carry all of them.
 
     Examples:
 
-      friendshore simulate data/scenarios/us-magnets.toml --format csv
+      friendshore simulate data/scenarios/ga-ge-controls-2023-usa.toml
 
-      friendshore simulate --importer USA --industry batteries --max-concern-share 0
+      friendshore simulate data/scenarios/us-magnets.toml --coalition USA --coalition USA,us-treaty-allies
+
+      friendshore simulate --importer USA --hs 811292 --policy ban --by exporter
 
       friendshore simulate a.toml b.toml --level industry --format parquet --out s.parquet
 
-      friendshore simulate --importer USA --industry all --max-concern-share 0.1 --draws 1000 --capacity-range 0.1 0.5
+      friendshore simulate --importer USA --industry all --policy ban --draws 200 --substitution-range 2.1 5.1
     """
+    from friendshore.industries import load_industries
+    from friendshore.registry import load_registry
+    from friendshore.scenarios import model
+    from friendshore.scenarios import simulate as simulate_lib
+
     reg = load_registry(registry)
     ind = load_industries()
     flags = {
@@ -141,14 +215,20 @@ def simulate(
         "hs": (hs[0] if hs == ["all"] else hs) if hs else None,
         "year": year,
         "concern": concern,
+        "policy": policy,
+        "tariff": tariff,
         "max_concern_share": max_concern_share,
         "eligible": eligible,
         "capacity_expansion": capacity_expansion,
         "reshoring": reshoring,
+        "reshoring_cost": reshoring_cost,
         "capacity_range": capacity_range,
-        "unit_value_range": unit_value_range,
+        "substitution_range": substitution_range,
     }
-    scenarios = scenario_lib.gather(
+    sweep = [_coalition(c) for c in coalition or []]
+    if sweep and not files and importer is None and bloc is None:
+        flags["coalition"] = list(sweep[0])
+    scenarios = model.gather(
         files or [],
         flags,
         draws=draws,
@@ -156,6 +236,12 @@ def simulate(
         groups=reg.group_names(),
         industries=ind.names(),
     )
+    if sweep and (files or len(sweep) > 1):
+        scenarios = [
+            replace(sc, coalition=c, name=f"{sc.name} [{'+'.join(c)}]")
+            for sc in scenarios
+            for c in sweep
+        ]
     with state(ctx).open_store(read_only=True) as store:
         table = simulate_lib.simulate(
             store,
@@ -163,6 +249,7 @@ def simulate(
             registry=reg,
             industries=ind,
             level=level.value,
+            by=by.value,
             source=source,
         )
         meta = export.provenance(
@@ -170,25 +257,37 @@ def simulate(
             {
                 "files": files or [],
                 **flags,
+                "coalition": coalition,
                 "draws": draws,
                 "seed": seed,
+                "by": by.value,
                 "level": level.value,
                 "source": source,
             },
             store.loads(),
             extra={
                 "registry_version": reg.version,
-                "scenarios": [scenario_lib.as_dict(sc) for sc in scenarios],
+                "scenarios": [model.as_dict(sc) for sc in scenarios],
             },
         )
     for note in _unmatched(scenarios, table):
         typer.echo(note, err=True)
+    if fmt is Format.table:
+        table = table.select(c for c in TABLE_COLUMNS[by.value] if c in table.columns)
     emit(table, fmt, out, title="simulate", metadata=meta)
 
 
-def _unmatched(
-    scenarios: list[scenario_lib.Scenario], table: pl.DataFrame
-) -> list[str]:
+def _coalition(text: str) -> tuple[str, ...]:
+    """``USA,us-treaty-allies`` → ("USA", "us-treaty-allies")."""
+    items = tuple(x.strip() for x in text.split(",") if x.strip())
+    if not items:
+        raise ParameterError(
+            f"--coalition: expected ISO3 codes or groups, got {text!r}"
+        )
+    return tuple(x.upper() if len(x) == 3 and x.isalpha() else x for x in items)
+
+
+def _unmatched(scenarios: list, table: pl.DataFrame) -> list[str]:
     """One stderr note per scenario that found no trade flows (never a silent gap)."""
     found = set(table.get_column("scenario").to_list())
     notes = []
@@ -203,10 +302,9 @@ def _unmatched(
             else "HS " + ", ".join(sc.hs)
         )
         year = "the latest year" if sc.year is None else str(sc.year)
-        who = f"bloc {sc.bloc}" if sc.bloc is not None else f"importer {sc.importer}"
         notes.append(
             f"{sc.source}: scenario {sc.name!r} matched no trade flows "
-            f"({who}, {year}, {products}); "
+            f"(coalition {sc.coalition_label}, {year}, {products}); "
             "`friendshore info` lists the loaded years and products"
         )
     return notes

@@ -147,8 +147,8 @@ class Markets:
     (product × importer); each flow points at its ``x`` and ``m``.
     """
 
-    products: np.ndarray  # labels, object
-    countries: np.ndarray  # labels, object
+    products: np.ndarray  # labels (numpy str)
+    countries: np.ndarray  # labels (numpy str)
     flow_x: np.ndarray  # exporter market of each flow
     flow_m: np.ndarray  # importer market of each flow
     value: np.ndarray  # baseline value of each flow (USD)
@@ -207,8 +207,8 @@ class Markets:
         value: np.ndarray | pl.Series,
     ) -> Markets:
         """Markets from integer codes per flow (unique product/exporter/importer)."""
-        products = np.asarray(products, dtype=object)
-        countries = np.asarray(countries, dtype=object)
+        products = np.asarray(products, dtype=str)
+        countries = np.asarray(countries, dtype=str)
         k = np.asarray(product, dtype=np.int64)
         e = np.asarray(exporter, dtype=np.int64)
         i = np.asarray(importer, dtype=np.int64)
@@ -239,7 +239,7 @@ class Markets:
 
     def country_mask(self, codes: frozenset[str] | set[str]) -> np.ndarray:
         """Per country index: is it in ``codes``."""
-        return np.isin(self.countries, np.asarray(sorted(codes), dtype=object))
+        return np.isin(self.countries, np.asarray(sorted(codes), dtype=str))
 
 
 @dataclass(frozen=True, eq=False)
@@ -405,8 +405,6 @@ def solve(
             Elasticities(float(s), float(h), float(e)).check(ban=ban)
         if np.any(cap_d < 0) or not np.all(np.isfinite(cap_d)):
             raise ValueError("capacity scale must be a finite number ≥ 0")
-    global _PRODUCTS
-    _PRODUCTS = markets.products
     full = _System.build(markets, policy, nd, sig_d, eta_d, eps_d, cap_d)
     lp = np.zeros(full.nx)  # log prices; the baseline is every price at 1
     iterations = 0
@@ -453,7 +451,6 @@ def solve(
     return full.solution(markets, policy, nd, lp, iterations)
 
 
-_DEBUG = False
 _DIAGONAL_ITER = 40  # then the stubborn products get a full Newton
 _LP_BOUND = 60.0  # log prices stay within e^±60 (the residual check still applies)
 
@@ -778,18 +775,6 @@ def _newton(
         lp = np.where(done[sys.kx], lp, trial)
         ev = sys.evaluate(lp)
         iterations += 1
-        if _DEBUG:
-            norm = np.sqrt(np.bincount(sys.kx, ev.f * ev.f, minlength=sys.n_k))
-            print(
-                iterations,
-                int((~done).sum()),
-                norm[~done][:3],
-                t[~done][:3],
-                [
-                    str(_PRODUCTS[k % len(_PRODUCTS)])
-                    for k in np.unique(sys.kx_global[~done[sys.kx]])
-                ][:3],
-            )
     return lp, done, iterations
 
 

@@ -1,0 +1,554 @@
+"""Scenarios against the store: the baseline, the coalition, the result tables.
+
+Each :class:`~friendshore.scenarios.model.Scenario` is pinned to data — the year
+and loads (as the exposure metrics choose them), the products (industry map, in
+the store's HS revision), the registry groups as of the year. Every flow of those
+products in that year is fetched once (``queries/simulate_flows.sql``) into a
+:class:`~friendshore.scenarios.solver.Markets` shared by the scenarios that read
+the same data, and :func:`~friendshore.scenarios.solver.solve` clears every
+product's world market under the scenario's policy. The result is one table with
+a ``scenario`` column: one row per coalition member × product (or industry), or
+with ``by="exporter"`` one row per exporter × product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import polars as pl
+
+from friendshore import countries
+from friendshore._assets import query_sql
+from friendshore.errors import ParameterError
+from friendshore.flow_selection import select_flows
+from friendshore.industries import IndustryMap, load_industries
+from friendshore.registry import Registry, load_registry
+from friendshore.scenarios.model import ALL, Scenario, check_names, locate
+from friendshore.scenarios.solver import (
+    Draws,
+    Elasticities,
+    Markets,
+    NoEquilibrium,
+    Policy,
+    Solution,
+    solve,
+)
+
+if TYPE_CHECKING:
+    from friendshore.store import Store
+
+Level = Literal["product", "industry"]
+By = Literal["importer", "exporter"]
+
+HS_LIST_LABEL = "(hs list)"  # the ``industry`` of a scenario given as HS codes
+ALL_PRODUCTS_LABEL = "(all products)"
+ADVERSARIES = "foreign-adversaries"  # never eligible by default
+
+IMPORTER_KEY = ["scenario", "coalition", "importer", "year", "hs6"]
+EXPORTER_KEY = ["scenario", "coalition", "exporter", "year", "hs6"]
+# Result columns (DESIGN.md, "Scenario model"); USD and tonnes sum in a roll-up,
+# the rest are weighted by the baseline value.
+IMPORTER_USD = [
+    "import_value_usd",
+    "scenario_import_value_usd",
+    "consumer_surplus_change_usd",
+    "reshored_usd",
+    "quota_rent_usd",
+    "import_t",
+    "scenario_import_t",
+]
+IMPORTER_RATES = [
+    "import_price_change_pct",
+    "import_quantity_change_pct",
+    "concern_share",
+    "scenario_concern_share",
+    "hhi",
+    "scenario_hhi",
+]
+EXPORTER_USD = [
+    "export_value_usd",
+    "scenario_export_value_usd",
+    "producer_surplus_change_usd",
+    "export_t",
+    "scenario_export_t",
+]
+EXPORTER_RATES = ["price_change_pct", "export_quantity_change_pct"]
+STATS = (("p5", 0.05), ("p50", 0.5), ("p95", 0.95))
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A scenario pinned to the store: the loads of its year, HS revision, products."""
+
+    scenario: Scenario
+    year: int
+    selection: dict[str, Any]  # flow_selection.params(): all_loads, keys, years
+    hs_revision: str
+    products: tuple[str, ...]  # empty: every six-digit product the store holds
+    labels: pl.DataFrame  # hs6, industry (empty for HS lists / all products)
+
+    @property
+    def batch(self) -> tuple[Any, ...]:
+        """Scenarios reading the same loads and products share one baseline."""
+        return (self.year, tuple(self.selection["keys"]), self.products)
+
+
+def simulate(
+    store: Store,
+    scenarios: Sequence[Scenario],
+    *,
+    registry: Registry | None = None,
+    industries: IndustryMap | None = None,
+    level: Level = "product",
+    by: By = "importer",
+    source: str | None = None,
+) -> pl.DataFrame:
+    """Run scenarios side by side; one table with a ``scenario`` column.
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is enough).
+    scenarios
+        Validated scenarios (:func:`friendshore.scenarios.model.load_scenario`);
+        names must be distinct.
+    registry, industries
+        Default: the bundled registry and industry map.
+    level
+        ``product`` (one row per HS6) or ``industry`` (value-weighted roll-up).
+    by
+        ``importer``: one row per coalition member; ``exporter``: one row per
+        exporter of the products (what the policy does to suppliers, the concern
+        included).
+    source
+        Trade source to read (``baci``, ``comtrade``, ``table:…``); default: the
+        exposure metrics' choice per year.
+
+    Returns
+    -------
+    polars.DataFrame
+        Keys ``scenario, coalition, importer|exporter, year, hs6|industry`` and the
+        result columns of DESIGN.md. With ``[uncertainty]`` three rows per key with
+        ``stat`` = p5 / p50 / p95 (a scenario without draws has the three equal).
+
+    Raises
+    ------
+    ParameterError
+        Duplicate names, a year or source the store does not hold, a coalition that
+        names the concern, an override for a supplier that is not eligible.
+    """
+    registry = load_registry() if registry is None else registry
+    industries = load_industries() if industries is None else industries
+    seen: set[str] = set()
+    for sc in scenarios:
+        check_names(sc, groups=registry.group_names(), industries=industries.names())
+        if sc.name in seen:
+            raise ParameterError(f"{sc.source}: two scenarios are named {sc.name!r}")
+        seen.add(sc.name)
+    pinned = [_pin(store, sc, source, industries) for sc in scenarios]
+    baselines: dict[tuple[Any, ...], tuple[Markets, pl.DataFrame]] = {}
+    parts = []
+    for p in pinned:
+        if p.batch not in baselines:
+            baselines[p.batch] = baseline(store, p)
+        markets, units = baselines[p.batch]
+        sol = run(p.scenario, markets, registry, p.year)
+        table = (
+            importer_table(sol, p.scenario, p.year, units)
+            if by == "importer"
+            else exporter_table(sol, p.scenario, p.year, units)
+        )
+        if level == "industry":
+            table = _rollup(table, _labels(p, table), by)
+        parts.append(table)
+    out = pl.concat(parts, how="vertical") if parts else _empty(by, level)
+    keys = _keys(by, level)
+    if any(sc.uncertainty is not None for sc in scenarios):
+        return _summarise(out, keys)
+    return out.drop("draw")
+
+
+def _keys(by: By, level: Level) -> list[str]:
+    keys = list(IMPORTER_KEY if by == "importer" else EXPORTER_KEY)
+    if level == "industry":
+        keys[-1] = "industry"
+    return keys
+
+
+def _empty(by: By, level: Level) -> pl.DataFrame:
+    cols = (
+        IMPORTER_USD + IMPORTER_RATES
+        if by == "importer"
+        else EXPORTER_USD + EXPORTER_RATES
+    )
+    schema: dict[str, Any] = dict.fromkeys(_keys(by, level), pl.String)
+    schema["year"] = pl.Int64
+    schema["draw"] = pl.Int32
+    schema.update(dict.fromkeys(cols, pl.Float64))
+    return pl.DataFrame(schema=schema)
+
+
+def baseline(store: Store, p: Pinned) -> tuple[Markets, pl.DataFrame]:
+    """The world markets of a pinned scenario's products and year, and each
+    exporter's unit value (USD per tonne, where quantities are reported)."""
+    flows = store.pl(query_sql("simulate_flows"), p.selection | _hs_params(p))
+    units = (
+        flows.group_by("hs6", "exporter")
+        .agg(
+            (pl.col("value_q_usd").sum() / pl.col("quantity_t").sum()).alias(
+                "unit_value"
+            )
+        )
+        .filter(pl.col("unit_value").is_finite() & (pl.col("unit_value") > 0))
+    )
+    return Markets.from_frame(flows), units
+
+
+def _hs_params(p: Pinned) -> dict[str, Any]:
+    return {"all_hs": not p.products, "hs": list(p.products)}
+
+
+def resolve_policy(
+    sc: Scenario, markets: Markets, registry: Registry, year: int
+) -> Policy:
+    """The scenario's coalition, concern and eligible suppliers as of ``year``.
+
+    Residual areas (``XRW``, ``X…`` "nes" codes) are never coalition members,
+    concern members or eligible suppliers: they are trade of unknown partners.
+    """
+    concern = frozenset(registry.members(sc.concern, year))
+    traders = [str(c) for c in markets.countries]
+    named = {c for c in traders if _is_country(c)}
+    coalition: set[str] = set()
+    for item in sc.coalition:
+        if item == ALL:
+            coalition |= named - concern
+        elif countries.lookup(item) is not None:
+            coalition.add(item)
+        else:
+            members = registry.members(item, year)
+            if not members:
+                raise ParameterError(
+                    f"{locate(sc, 'coalition')}: group {item!r} has no members in {year}"
+                )
+            coalition.update(members)
+    if both := sorted(coalition & concern):
+        raise ParameterError(
+            f"{locate(sc, 'coalition')}: the coalition names the concern "
+            f"({', '.join(both)} in {sc.concern!r} in {year})"
+        )
+    if sc.eligible is None:
+        eligible = named - concern - set(registry.members(ADVERSARIES, year))
+    else:
+        eligible = set()
+        for group in sc.eligible:
+            eligible.update(registry.members(group, year))
+        eligible = {c for c in eligible if _is_country(c)} - concern
+    overrides = dict(sc.capacity_expansion_by_supplier)
+    for iso3 in overrides:
+        if iso3 not in eligible:
+            why = "a concern member" if iso3 in concern else "not an eligible supplier"
+            raise ParameterError(
+                f"{locate(sc, f'capacity_expansion_by_supplier.{iso3}')}: "
+                f"{iso3} is {why} in {year}"
+            )
+    return Policy(
+        coalition=frozenset(c for c in coalition if _is_country(c)),
+        concern=frozenset(concern),
+        kind=sc.policy,  # type: ignore[arg-type]
+        tariff=sc.tariff,
+        max_concern_share=sc.max_concern_share,
+        eligible=frozenset(eligible),
+        capacity_expansion=sc.capacity_expansion,
+        capacity_by_supplier=overrides,
+        reshoring=sc.reshoring,
+        reshoring_cost=sc.reshoring_cost,
+    )
+
+
+def _is_country(code: str) -> bool:
+    entry = countries.lookup(code)
+    return entry is not None and entry.kind == "country"
+
+
+def draws_of(sc: Scenario) -> Draws | None:
+    """Seeded uniform draws over the scenario's ranges (None without any)."""
+    unc = sc.uncertainty
+    if unc is None:
+        return None
+    rng = np.random.default_rng(unc.seed)
+    n = unc.draws
+
+    def draw(rng_: tuple[float, float] | None, fixed: float) -> np.ndarray:
+        if rng_ is None:
+            return np.full(n, fixed)
+        return rng.uniform(rng_[0], rng_[1], n)
+
+    sigma = draw(unc.substitution, sc.substitution)
+    eta = draw(unc.demand, sc.demand)
+    eps = draw(unc.supply, sc.supply)
+    expansion = draw(unc.capacity_expansion, sc.capacity_expansion)
+    # Each draw scales every supplier's expansion (overrides included); from a zero
+    # base the drawn value is the expansion itself (run() sets the base to 1).
+    base = sc.capacity_expansion
+    return Draws(sigma, eta, eps, expansion / base if base > 0 else expansion)
+
+
+def run(sc: Scenario, markets: Markets, registry: Registry, year: int) -> Solution:
+    """Solve one scenario on a baseline (a bad combination → ParameterError)."""
+    policy = resolve_policy(sc, markets, registry, year)
+    draws = draws_of(sc)
+    if draws is not None and sc.capacity_expansion == 0:
+        policy = replace(policy, capacity_expansion=1.0)
+    try:
+        return solve(
+            markets,
+            policy,
+            Elasticities(sc.substitution, sc.demand, sc.supply),
+            draws=draws,
+        )
+    except ValueError as exc:
+        raise ParameterError(f"{sc.source}: {exc}") from None
+    except NoEquilibrium as exc:
+        raise NoEquilibrium(f"{sc.source}: scenario {sc.name!r}: {exc}") from None
+
+
+def importer_table(
+    sol: Solution, sc: Scenario, year: int, units: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """One row per draw × coalition member × product (DESIGN.md result names)."""
+    eta = _per_draw(sol, sc, "demand")
+    flows = _flow_frame(sol, units).filter(pl.col("member"))
+    named = pl.col("exporter").is_in(
+        [str(c) for c in sol.markets.countries if _is_country(str(c))]
+    )
+    per = (
+        flows.with_columns(named.alias("named"))
+        .group_by("draw", "product", "importer")
+        .agg(
+            pl.col("concern_value").sum(),
+            pl.col("scenario_concern_value").sum(),
+            (pl.col("value_usd") ** 2).filter(pl.col("named")).sum().alias("sq"),
+            (pl.col("paid") ** 2).filter(pl.col("named")).sum().alias("scenario_sq"),
+            _sum_or_null("import_t"),
+            _sum_or_null("scenario_import_t"),
+        )
+    )
+    imp = sol.importers().filter(pl.col("member"))
+    t = imp.join(per, on=["draw", "product", "importer"], how="left").join(
+        eta, on="draw"
+    )
+    v, sv = pl.col("import_value_usd"), pl.col("scenario_import_value_usd")
+    big_p = pl.col("price_index")
+    eta_c = pl.col("eta")
+    cs = (
+        pl.when((eta_c - 1.0).abs() < 1e-12)
+        .then(-v * big_p.log())
+        .otherwise(-v * (big_p.pow(1.0 - eta_c) - 1.0) / (1.0 - eta_c))
+    )
+    return t.select(
+        pl.lit(sc.name).alias("scenario"),
+        pl.lit(sc.coalition_label).alias("coalition"),
+        "importer",
+        pl.lit(year, dtype=pl.Int64).alias("year"),
+        pl.col("product").alias("hs6"),
+        "draw",
+        v,
+        sv,
+        (100.0 * (big_p - 1.0)).alias("import_price_change_pct"),
+        (100.0 * (pl.col("import_quantity_usd") / v - 1.0)).alias(
+            "import_quantity_change_pct"
+        ),
+        (pl.col("concern_value") / v).alias("concern_share"),
+        _ratio(pl.col("scenario_concern_value"), sv).alias("scenario_concern_share"),
+        (pl.col("sq") / v**2).alias("hhi"),
+        _ratio(pl.col("scenario_sq"), sv**2).alias("scenario_hhi"),
+        cs.alias("consumer_surplus_change_usd"),
+        (pl.col("reshored_quantity_usd") * big_p).alias("reshored_usd"),
+        "quota_rent_usd",
+        "import_t",
+        "scenario_import_t",
+    ).sort("importer", "hs6", "draw")
+
+
+def exporter_table(
+    sol: Solution, sc: Scenario, year: int, units: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """One row per draw × exporter × product: what the policy does to suppliers."""
+    eps = _per_draw(sol, sc, "supply")
+    ex = sol.exporters().join(eps, on="draw")
+    if units is not None:
+        ex = ex.join(
+            units.rename({"hs6": "product"}), on=["product", "exporter"], how="left"
+        )
+    else:
+        ex = ex.with_columns(pl.lit(None, dtype=pl.Float64).alias("unit_value"))
+    x0, p, x = (
+        pl.col("export_value_usd"),
+        pl.col("price"),
+        pl.col("export_quantity_usd"),
+    )
+    e1 = pl.col("eps") + 1.0
+    cap = pl.col("capacity_usd")
+    # ∫_1^p min(X0 q^ε, K) dq: the uncapped part up to the kink, then K per unit.
+    kink = pl.when(pl.col("eps") > 0).then((cap / x0).pow(1.0 / pl.col("eps")))
+    kink = kink.otherwise(float("inf"))
+    upto = pl.min_horizontal(p, kink)
+    ps = x0 * (upto.pow(e1) - 1.0) / e1 + pl.when(p > kink).then(cap * (p - kink))
+    ps = ps.fill_null(x0 * (upto.pow(e1) - 1.0) / e1)
+    uv = pl.col("unit_value")
+    return ex.select(
+        pl.lit(sc.name).alias("scenario"),
+        pl.lit(sc.coalition_label).alias("coalition"),
+        "exporter",
+        pl.lit(year, dtype=pl.Int64).alias("year"),
+        pl.col("product").alias("hs6"),
+        "draw",
+        x0,
+        (p * x).alias("scenario_export_value_usd"),
+        (100.0 * (p - 1.0)).alias("price_change_pct"),
+        (100.0 * (x / x0 - 1.0)).alias("export_quantity_change_pct"),
+        ps.alias("producer_surplus_change_usd"),
+        (x0 / uv).alias("export_t"),
+        (x / uv).alias("scenario_export_t"),
+    ).sort("exporter", "hs6", "draw")
+
+
+def _per_draw(sol: Solution, sc: Scenario, which: str) -> pl.DataFrame:
+    """``draw`` → η (``demand``) or ε (``supply``) of that draw."""
+    name = {"demand": "eta", "supply": "eps"}[which]
+    d = draws_of(sc)
+    values = np.full(sol.draws, getattr(sc, which)) if d is None else getattr(d, which)
+    return pl.DataFrame(
+        {"draw": np.arange(sol.draws, dtype=np.int32), name: values[: sol.draws]}
+    )
+
+
+def _flow_frame(sol: Solution, units: pl.DataFrame | None) -> pl.DataFrame:
+    """Per draw and flow: member, value at baseline and scenario prices, tonnes."""
+    fl = sol.flows()
+    coalition = sorted(sol.policy.coalition)
+    concern = sorted(sol.policy.concern)
+    paid = pl.col("tau").fill_nan(1.0)
+    paid = pl.when(paid.is_infinite()).then(1.0).otherwise(paid)
+    fl = fl.with_columns(
+        pl.col("importer").is_in(coalition).alias("member"),
+        (paid * pl.col("price") * pl.col("quantity_usd")).alias("paid"),
+    ).with_columns(
+        pl.when(pl.col("exporter").is_in(concern))
+        .then(pl.col("value_usd"))
+        .otherwise(0.0)
+        .alias("concern_value"),
+        pl.when(pl.col("exporter").is_in(concern))
+        .then(pl.col("paid"))
+        .otherwise(0.0)
+        .alias("scenario_concern_value"),
+    )
+    if units is None:
+        return fl.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("import_t"),
+            pl.lit(None, dtype=pl.Float64).alias("scenario_import_t"),
+        )
+    fl = fl.join(
+        units.rename({"hs6": "product"}), on=["product", "exporter"], how="left"
+    )
+    return fl.with_columns(
+        (pl.col("value_usd") / pl.col("unit_value")).alias("import_t"),
+        (pl.col("quantity_usd") / pl.col("unit_value")).alias("scenario_import_t"),
+    )
+
+
+def _sum_or_null(name: str) -> pl.Expr:
+    """Σ of a column, null when every value is null (tonnes without quantities)."""
+    c = pl.col(name)
+    return pl.when(c.is_not_null().any()).then(c.sum()).alias(name)
+
+
+def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    return pl.when(den > 0).then(num / den)
+
+
+def _pin(
+    store: Store, sc: Scenario, source: str | None, industries: IndustryMap
+) -> Pinned:
+    """The loads of the scenario's year (as the exposure metrics choose them), and
+    its products in their HS revision."""
+    try:
+        selection = select_flows(
+            store, None if sc.year is None else [sc.year], source=source
+        )
+    except ParameterError as exc:
+        where = locate(sc, "year") if sc.year is not None else sc.source
+        raise ParameterError(f"{where}: {exc}") from None
+    year = selection.years[-1]
+    revision = max(selection.revisions)  # one revision per year; newest if mixed
+    labels = pl.DataFrame(schema={"hs6": pl.String, "industry": pl.String})
+    if sc.industry is not None:
+        mapped = industries.products(
+            None if sc.industry == ALL else sc.industry, hs_revision=revision
+        )
+        labels = mapped.select("hs6", "industry").unique().sort("industry", "hs6")
+        # An industry with no codes in this revision selects nothing (never "all").
+        products = tuple(sorted(set(labels["hs6"]))) or ("",)
+    elif sc.all_products:
+        products = ()
+    else:
+        products = sc.hs
+    return Pinned(sc, year, selection.params(), revision, products, labels)
+
+
+def _labels(p: Pinned, table: pl.DataFrame) -> pl.DataFrame:
+    """``hs6, industry`` for the roll-up (an HS6 may feed several industries)."""
+    if p.scenario.industry is not None:
+        return p.labels
+    label = ALL_PRODUCTS_LABEL if p.scenario.all_products else HS_LIST_LABEL
+    return table.select("hs6").unique().with_columns(pl.lit(label).alias("industry"))
+
+
+def _rollup(table: pl.DataFrame, labels: pl.DataFrame, by: By) -> pl.DataFrame:
+    """Industry level: USD and tonnes summed, rates weighted by baseline value
+    (scenario shares by scenario value)."""
+    who = "importer" if by == "importer" else "exporter"
+    usd = IMPORTER_USD if by == "importer" else EXPORTER_USD
+    rates = IMPORTER_RATES if by == "importer" else EXPORTER_RATES
+    w0 = pl.col("import_value_usd" if by == "importer" else "export_value_usd")
+    w1 = pl.col(
+        "scenario_import_value_usd" if by == "importer" else "scenario_export_value_usd"
+    )
+
+    def weight(c: str) -> pl.Expr:
+        w = w1 if c.startswith("scenario_") else w0
+        return ((pl.col(c) * w).sum() / w.filter(pl.col(c).is_not_null()).sum()).alias(
+            c
+        )
+
+    keys = ["scenario", "coalition", who, "year", "industry", "draw"]
+    return (
+        table.join(labels, on="hs6", how="inner")
+        .group_by(keys)
+        .agg(
+            *[_sum_or_null(c) for c in usd],
+            *[weight(c) for c in rates],
+        )
+        .select(*keys, *usd, *rates)
+        .sort("industry", who, "draw")
+    )
+
+
+def _summarise(table: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """p5 / p50 / p95 of every result over the draws, one row per key and stat."""
+    metrics = [c for c in table.columns if c not in (*keys, "draw")]
+    parts = [
+        table.group_by(keys, maintain_order=True)
+        .agg(pl.col(metrics).quantile(q, interpolation="linear"))
+        .with_columns(pl.lit(name).alias("stat"))
+        for name, q in STATS
+    ]
+    return (
+        pl.concat(parts)
+        .select(*keys, "stat", *metrics)
+        .sort([*keys, "stat"], maintain_order=True)
+    )

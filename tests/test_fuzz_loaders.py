@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from friendshore.errors import InputError, ParameterError
-from friendshore.scenario import Scenario, load_scenario
+from friendshore.scenarios.model import Scenario, load_scenario
 from friendshore.sources.baci import load_baci
 from friendshore.sources.comtrade import load_comtrade
 from friendshore.sources.table import load_table

@@ -51,20 +51,18 @@ PROVENANCE = [("source", S), ("hs_revision", S), ("basis", S), ("vintage", S)]
 SCENARIO_METRICS = [
     ("stat", S),
     ("import_value_usd", F),
-    ("baseline_prc_share", F),
-    ("scenario_prc_share", F),
-    ("baseline_hhi", F),
+    ("scenario_import_value_usd", F),
+    ("import_price_change_pct", F),
+    ("import_quantity_change_pct", F),
+    ("concern_share", F),
+    ("scenario_concern_share", F),
+    ("hhi", F),
     ("scenario_hhi", F),
-    ("baseline_ally_share", F),
-    ("scenario_ally_share", F),
-    ("displaced_usd", F),
+    ("consumer_surplus_change_usd", F),
     ("reshored_usd", F),
-    ("placed_usd", F),
-    ("unmet_usd", F),
-    ("unmet_share", F),
-    ("cost_premium_usd", F),
-    ("cost_premium_pct", F),
-    ("binding_suppliers", pa.large_list(pa.large_string())),
+    ("quota_rent_usd", F),
+    ("import_t", F),
+    ("scenario_import_t", F),
 ]
 DOCUMENTED = {
     "exposure_products": [
@@ -176,6 +174,7 @@ DOCUMENTED = {
     ],
     "scenario_products": [
         ("scenario", S),
+        ("coalition", S),
         ("importer", S),
         ("year", Y),
         ("hs6", S),
@@ -183,10 +182,26 @@ DOCUMENTED = {
     ],
     "scenario_industries": [
         ("scenario", S),
+        ("coalition", S),
         ("importer", S),
         ("year", Y),
         ("industry", S),
         *SCENARIO_METRICS,
+    ],
+    "scenario_exporters": [
+        ("scenario", S),
+        ("coalition", S),
+        ("exporter", S),
+        ("year", Y),
+        ("hs6", S),
+        ("stat", S),
+        ("export_value_usd", F),
+        ("scenario_export_value_usd", F),
+        ("price_change_pct", F),
+        ("export_quantity_change_pct", F),
+        ("producer_surplus_change_usd", F),
+        ("export_t", F),
+        ("scenario_export_t", F),
     ],
 }
 
@@ -259,7 +274,8 @@ def test_parquet_values_round_trip(written: Path) -> None:
     assert got == fixture_rows("exposure_products")
     scen = pq.read_table(written / "scenario_industries.parquet").to_pylist()
     assert [r["stat"] for r in scen] == [None, None]  # deterministic: no draws
-    assert [r["binding_suppliers"] for r in scen] == [["JPN"], []]
+    assert [r["import_price_change_pct"] for r in scen] == [21.5, 6.1]
+    assert [r["import_t"] for r in scen] == [150.0, None]
 
 
 def test_conform_lists_every_missing_column_and_drops_extras() -> None:

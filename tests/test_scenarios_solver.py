@@ -189,3 +189,119 @@ def test_draws_solve_each_copy_as_its_own_market():
     assert both.filter(pl.col("draw") == 1)["price"].to_list() == pytest.approx(
         one["price"].to_list(), rel=1e-9
     )
+
+
+def test_every_exporter_market_clears_to_1e_9_of_its_exports():
+    rng = np.random.default_rng(11)
+    names = ["CHN", "DEU", "JPN", "KOR", "USA", "FRA", "IND"]
+    flows = {}
+    for e in names:
+        for m in names:
+            if e != m and rng.random() < 0.7:
+                flows[(e, m)] = float(rng.lognormal(8, 1.5))
+    mk = Markets.from_frame(_frame(flows))
+    pol = _policy(coalition=frozenset({"USA", "JPN"}), eligible=frozenset(names[1:]))
+    sol = solve(mk, pol, Elasticities(4.0, 0.6, 1.5))
+    # Demand summed here from the flows, against supply at the solved prices.
+    fl = sol.flows().group_by("exporter").agg(pl.col("quantity_usd").sum())
+    ex = sol.exporters().join(fl, on="exporter")
+    gap = (ex["quantity_usd"] - ex["export_quantity_usd"]).abs() / ex[
+        "export_value_usd"
+    ]
+    assert gap.max() < 1e-9
+    assert sol.max_residual < 1e-9
+
+
+def test_capacity_is_shared_by_every_buyer():
+    # Two importers each lose 100 of Chinese supply; the only other supplier can add
+    # 100 in total. The complaint: water-filling placed 100 with each.
+    flows = {
+        ("CHN", "AUT"): 100.0,
+        ("CHN", "BEL"): 100.0,
+        ("DEU", "AUT"): 100.0,
+        ("DEU", "BEL"): 100.0,
+        ("CHN", "CHE"): 50.0,
+    }
+    sol = solve(
+        Markets.from_frame(_frame(flows)),
+        _policy(coalition=frozenset({"AUT", "BEL"}), eligible=frozenset({"DEU"})),
+        Elasticities(30.0, 0.5, 30.0),
+    )
+    deu = sol.exporters().filter(pl.col("exporter") == "DEU").row(0, named=True)
+    assert deu["export_quantity_usd"] == pytest.approx(300.0)  # 200 + 100, shared
+    fl = sol.flows().filter(pl.col("exporter") == "DEU")
+    assert fl["quantity_usd"].to_list() == pytest.approx([150.0, 150.0])
+    # China's goods re-enter the third market: CHE buys more at a lower price.
+    che = sol.flows().filter(pl.col("importer") == "CHE").row(0, named=True)
+    assert che["quantity_usd"] > 50.0 and che["price"] < 1.0
+
+
+def test_large_substitution_tends_to_water_filling_with_shared_caps():
+    # Displaced 100 into AUT; DEU (X0 100) and JPN (X0 300) can each add 50 %. With
+    # σ and ε large, supply is near-flat up to the caps and varieties near-perfect
+    # substitutes: the two together place what their capacities allow, the cheaper
+    # (uncapped) one most; the price rise vanishes as long as capacity suffices.
+    flows = {
+        ("CHN", "AUT"): 100.0,
+        ("DEU", "AUT"): 100.0,
+        ("JPN", "AUT"): 100.0,
+        ("JPN", "BEL"): 200.0,
+    }
+    rises = []
+    for sigma in (3.0, 30.0, 300.0):
+        sol = solve(
+            Markets.from_frame(_frame(flows)),
+            _policy(coalition=frozenset({"AUT"}), eligible=frozenset({"DEU", "JPN"})),
+            Elasticities(sigma, 0.5, sigma),
+        )
+        aut = sol.importers().filter(pl.col("importer") == "AUT").row(0, named=True)
+        rises.append(aut["price_index"] - 1)
+        placed = aut["import_quantity_usd"] - 200.0
+    assert rises[0] > rises[1] > rises[2] >= 0
+    assert rises[2] < 0.01
+    assert placed == pytest.approx(100.0, rel=0.02)  # capacity 50 + 150 suffices
+
+
+def test_a_bigger_coalition_never_lowers_the_coalitions_price_rise():
+    rng = np.random.default_rng(5)
+    names = ["CHN", "USA", "JPN", "DEU", "KOR", "FRA"]
+    for _ in range(15):
+        flows = {
+            (e, m): float(rng.lognormal(6, 1))
+            for e in names
+            for m in names
+            if e != m and rng.random() < 0.8
+        }
+        if not any(e == "CHN" and m in ("USA", "JPN") for e, m in flows):
+            continue
+        mk = Markets.from_frame(_frame(flows))
+        el = Elasticities(float(rng.uniform(1.5, 8)), 0.6, float(rng.uniform(0.2, 3)))
+        small = solve(mk, _policy(coalition=frozenset({"USA"})), el)
+        big = solve(mk, _policy(coalition=frozenset({"USA", "JPN"})), el)
+
+        def rise(sol, code="USA"):
+            imp = sol.importers().filter(pl.col("importer") == code)
+            return imp["price_index"][0] if imp.height else 1.0
+
+        assert rise(big) >= rise(small) - 1e-9
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Elasticities(1.0, 0.5, 1.0), "a banned variety would be essential"),
+        (lambda: Elasticities(3.0, -0.5, 1.0), "must not be negative"),
+        (lambda: Elasticities(3.0, 0.5, -1.0), "must not be negative"),
+    ],
+)
+def test_elasticities_the_model_cannot_take(make, message):
+    with pytest.raises(ValueError, match=message):
+        solve(Markets.from_frame(_frame(WORKED)), _policy(), make())
+
+
+def test_policies_the_model_cannot_take():
+    mk = Markets.from_frame(_frame(WORKED))
+    with pytest.raises(ValueError, match="names the concern"):
+        solve(mk, _policy(coalition=frozenset({"USA", "CHN"})))
+    with pytest.raises(ValueError, match="reshoring_cost must be above 1"):
+        solve(mk, _policy(reshoring_cost=1.0))

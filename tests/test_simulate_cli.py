@@ -10,16 +10,20 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from .test_simulate_store import FLOWS, build_store
+from .test_scenarios_store import FLOWS, build_store
 
-MAGNETS = """\
+# The issue's worked case (tests/test_scenarios_store.py has the numbers).
+WORKED = """\
 name = "{name}"
 importer = "USA"
 year = 2022
-hs = ["850511"]
-max_concern_share = {share}
-eligible = ["us-treaty-allies"]
-reshoring = 0.1
+hs = ["811292"]
+capacity_expansion = 0.5
+{policy}
+[elasticities]
+substitution = 3
+demand = 0.5
+supply = 1
 """
 
 
@@ -29,9 +33,11 @@ def loaded(db_path: Path) -> Path:
     return db_path
 
 
-def scenario(tmp_path: Path, name: str, share: float = 0.2, extra: str = "") -> Path:
+def scenario(
+    tmp_path: Path, name: str, policy: str = 'policy = "ban"', extra: str = ""
+) -> Path:
     path = tmp_path / f"{name}.toml"
-    path.write_text(MAGNETS.format(name=name, share=share) + extra, encoding="utf-8")
+    path.write_text(WORKED.format(name=name, policy=policy) + extra, encoding="utf-8")
     return path
 
 
@@ -40,26 +46,64 @@ def rows(stdout: str) -> list[dict[str, str]]:
 
 
 def test_a_scenario_file_as_csv(cli, loaded, tmp_path) -> None:
-    # Worked in test_simulate_store: 40 displaced, 10 reshored, 30 placed.
-    result = cli("simulate", scenario(tmp_path, "cap20"), "--format", "csv")
+    result = cli("simulate", scenario(tmp_path, "ban"), "--format", "csv")
     assert result.exit_code == 0, result.stderr
     [row] = rows(result.stdout)
-    assert (row["scenario"], row["importer"], row["hs6"]) == ("cap20", "USA", "850511")
-    assert float(row["displaced_usd"]) == pytest.approx(40.0)
-    assert float(row["reshored_usd"]) == pytest.approx(10.0)
-    assert float(row["placed_usd"]) == pytest.approx(30.0)
-    assert float(row["unmet_usd"]) == 0.0
+    assert (row["scenario"], row["importer"], row["hs6"]) == ("ban", "USA", "811292")
+    assert float(row["import_price_change_pct"]) == pytest.approx(253.9915, abs=5e-5)
+    assert float(row["import_quantity_change_pct"]) == pytest.approx(-46.85, abs=5e-5)
+    assert float(row["consumer_surplus_change_usd"]) == pytest.approx(-176_293.26)
 
 
 def test_two_files_give_one_table_with_a_scenario_column(cli, loaded, tmp_path) -> None:
-    a, b = scenario(tmp_path, "cap20"), scenario(tmp_path, "cap0", share=0.0)
+    a = scenario(tmp_path, "ban")
+    b = scenario(tmp_path, "cap25", 'policy = "cap"\nmax_concern_share = 0.25')
     result = cli("simulate", a, b, "--format", "json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert [d["scenario"] for d in data] == ["cap20", "cap0"]
-    # Cap 0: 60 displaced, 10 reshored; caps 25 + 12.5 + 50 = 87.5 ≥ 50: all placed.
-    assert data[1]["displaced_usd"] == pytest.approx(60.0)
-    assert data[1]["placed_usd"] == pytest.approx(50.0)
+    assert [d["scenario"] for d in data] == ["ban", "cap25"]
+    assert data[1]["import_price_change_pct"] == pytest.approx(95.9598, abs=5e-5)
+    assert data[1]["scenario_concern_share"] == pytest.approx(0.25)
+
+
+def test_by_exporter_shows_what_the_ban_does_to_suppliers(
+    cli, loaded, tmp_path
+) -> None:
+    result = cli(
+        "simulate", scenario(tmp_path, "ban"), "--by", "exporter", "--format", "csv"
+    )
+    assert result.exit_code == 0, result.stderr
+    got = {r["exporter"]: float(r["price_change_pct"]) for r in rows(result.stdout)}
+    assert got == pytest.approx(
+        {"CHN": -28.6904, "DEU": 76.8012, "JPN": 150.4938}, abs=5e-5
+    )
+
+
+def test_a_coalition_sweep_is_one_command(cli, loaded, tmp_path) -> None:
+    # The US alone against the US with France: one command, one table.
+    result = cli(
+        "simulate",
+        scenario(tmp_path, "ban"),
+        "--coalition",
+        "USA",
+        "--coalition",
+        "USA,FRA",
+        "--format",
+        "csv",
+    )
+    assert result.exit_code == 0, result.stderr
+    got = [(r["scenario"], r["importer"]) for r in rows(result.stdout)]
+    assert got == [
+        ("ban [USA]", "USA"),
+        ("ban [USA+FRA]", "FRA"),
+        ("ban [USA+FRA]", "USA"),
+    ]
+    price = {
+        (r["scenario"], r["importer"]): float(r["import_price_change_pct"])
+        for r in rows(result.stdout)
+    }
+    # With FRA in the coalition China has no market left: its price falls to 0.
+    assert price[("ban [USA+FRA]", "USA")] >= price[("ban [USA]", "USA")]
 
 
 def test_quick_flags_and_the_industry_level(cli, loaded) -> None:
@@ -67,14 +111,12 @@ def test_quick_flags_and_the_industry_level(cli, loaded) -> None:
         "simulate",
         "--importer",
         "USA",
-        "--industry",
-        "permanent-magnets",
-        "--max-concern-share",
+        "--hs",
+        "811292",
+        "--policy",
+        "tariff",
+        "--tariff",
         "0",
-        "--eligible",
-        "us-treaty-allies",
-        "--capacity-expansion",
-        "0.1",
         "--level",
         "industry",
         "--format",
@@ -82,34 +124,38 @@ def test_quick_flags_and_the_industry_level(cli, loaded) -> None:
     )
     assert result.exit_code == 0, result.stderr
     [row] = rows(result.stdout)
-    assert row["industry"] == "permanent-magnets"
-    # 60 displaced; caps 0.1 × (100 + 50 + 200) = 35 placed, 25 unmet; all bind.
-    assert float(row["placed_usd"]) == pytest.approx(35.0)
-    assert float(row["unmet_usd"]) == pytest.approx(25.0)
-    assert json.loads(row["binding_suppliers"]) == ["KOR", "JPN", "FRA"]
+    assert row["industry"] == "(hs list)"
+    # A zero tariff is the baseline exactly.
+    assert float(row["import_price_change_pct"]) == 0.0
+    assert float(row["scenario_import_value_usd"]) == 100_000.0
 
 
 def test_draws_give_ordered_quantiles(cli, loaded, tmp_path) -> None:
-    unc = "\n[uncertainty]\ndraws = 200\nseed = 1\ncapacity_expansion = [0.05, 0.5]\n"
-    path = scenario(tmp_path, "mc", share=0.0, extra=unc)
+    unc = "\n[uncertainty]\ndraws = 100\nseed = 1\nsubstitution = [2, 6]\n"
+    path = scenario(tmp_path, "mc", extra=unc)
     first = cli("simulate", path, "--format", "csv")
     again = cli("simulate", path, "--format", "csv")
     assert first.exit_code == 0, first.stderr
     assert first.stdout == again.stdout  # seeded
     got = rows(first.stdout)
     assert [r["stat"] for r in got] == ["p5", "p50", "p95"]
-    unmet = [float(r["unmet_usd"]) for r in got]
-    assert unmet[0] <= unmet[1] <= unmet[2]
-    # 50 to place against caps of e × 350: unmet at e = 0.05 is 32.5, none from 1/7 up.
-    assert unmet[0] == 0.0 and unmet[2] > 0.0
+    price = [float(r["import_price_change_pct"]) for r in got]
+    assert price[0] <= price[1] <= price[2] and price[0] < price[2]
     other = cli("simulate", path, "--seed", "2", "--format", "csv")
     assert other.stdout != first.stdout
+
+
+def test_the_table_shows_a_readable_few_columns(cli, loaded, tmp_path) -> None:
+    result = cli("simulate", scenario(tmp_path, "ban"))
+    assert result.exit_code == 0, result.stderr
+    assert "import_price_change_pct" in result.stdout
+    assert "quota_rent_usd" not in result.stdout  # csv / json / parquet carry it
 
 
 def test_parquet_carries_provenance(cli, loaded, tmp_path) -> None:
     out = tmp_path / "s.parquet"
     result = cli(
-        "simulate", scenario(tmp_path, "cap20"), "--format", "parquet", "--out", out
+        "simulate", scenario(tmp_path, "ban"), "--format", "parquet", "--out", out
     )
     assert result.exit_code == 0, result.stderr
     meta = pq.read_schema(out).metadata
@@ -118,7 +164,7 @@ def test_parquet_carries_provenance(cli, loaded, tmp_path) -> None:
     loads = json.loads(meta[b"friendshore.loads"])
     assert loads[0]["file_name"] == "synthetic.csv"
     scenarios = json.loads(meta[b"friendshore.scenarios"])
-    assert scenarios[0]["name"] == "cap20" and scenarios[0]["reshoring"] == 0.1
+    assert scenarios[0]["name"] == "ban" and scenarios[0]["substitution"] == 3
     assert pq.read_table(out).num_rows == 1
 
 
@@ -142,6 +188,24 @@ def test_parquet_carries_provenance(cli, loaded, tmp_path) -> None:
             'importer = "USA"\nindustry = "permanent-magnet"\nmax_concern_share = 0\n',
             "key 'industry': unknown industry 'permanent-magnet'. "
             "Did you mean 'permanent-magnets'?",
+        ),
+        (
+            'importer = "USA"\nhs = ["811292"]\n[elasticities]\nsubstitution = 1\n',
+            "key 'elasticities.substitution': expected a number above 1, got 1 with a "
+            "ban (at σ ≤ 1 a banned variety would be essential)",
+        ),
+        (
+            'importer = "USA"\nhs = ["811292"]\n[elasticities]\ndemand = -0.5\n',
+            "key 'elasticities.demand': expected a number >= 0, got -0.5",
+        ),
+        (
+            'coalition = ["USA", "prc"]\nhs = ["811292"]\n',
+            "key 'coalition': the coalition names the concern group 'prc'",
+        ),
+        (
+            'importer = "USA"\nhs = ["811292"]\nreshoring_cost = 1\n',
+            "key 'reshoring_cost': expected a price above 1 (the baseline import "
+            "price), got 1",
         ),
         (
             'importer = "USA"\nhs = ["811293"]\nmax_concern_share = 0\n',
@@ -189,17 +253,17 @@ def test_missing_store_is_a_usage_error(cli, tmp_path) -> None:
 def test_a_scenario_that_matches_no_flows_is_named_on_stderr(
     cli, loaded, tmp_path
 ) -> None:
-    # FRA imports nothing in the fixture: the other scenario still has its
-    # row, and stderr names the file and the scenario that found nothing.
+    # No 811299 flows in the fixture: the other scenario still has its row, and
+    # stderr names the file and the scenario that found nothing.
     empty = tmp_path / "fra.toml"
     empty.write_text(
-        MAGNETS.format(name="fra", share=0.2).replace('"USA"', '"FRA"'),
+        WORKED.format(name="fra", policy="").replace('"811292"', '"811299"'),
         encoding="utf-8",
     )
-    result = cli("simulate", scenario(tmp_path, "cap20"), empty, "--format", "csv")
+    result = cli("simulate", scenario(tmp_path, "ban"), empty, "--format", "csv")
     assert result.exit_code == 0, result.stderr
-    assert [r["scenario"] for r in rows(result.stdout)] == ["cap20"]
+    assert [r["scenario"] for r in rows(result.stdout)] == ["ban"]
     assert result.stderr == (
-        f"{empty}: scenario 'fra' matched no trade flows (importer FRA, 2022, "
-        "HS 850511); `friendshore info` lists the loaded years and products\n"
+        f"{empty}: scenario 'fra' matched no trade flows (coalition USA, 2022, "
+        "HS 811299); `friendshore info` lists the loaded years and products\n"
     )

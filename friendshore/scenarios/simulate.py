@@ -155,6 +155,8 @@ def simulate(
         if p.batch not in baselines:
             baselines[p.batch] = baseline(store, p)
         markets, units = baselines[p.batch]
+        if markets.n_flows == 0:
+            continue  # named on stderr by the CLI (no flows, no rows)
         sol = run(p.scenario, markets, registry, p.year)
         table = (
             importer_table(sol, p.scenario, p.year, units)

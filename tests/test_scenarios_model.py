@@ -1,4 +1,5 @@
-"""Scenario files: strict parsing, one-line errors naming file and key, examples."""
+"""Scenario files (issue 15 keys): strict parsing, one-line errors naming file and
+key, the examples, and files written for the first engine."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pytest
 from friendshore.errors import ParameterError
 from friendshore.industries import load_industries
 from friendshore.registry import load_registry
-from friendshore.scenario import (
+from friendshore.scenarios.model import (
     DEFAULT_CAPACITY_EXPANSION,
+    DEFAULT_RESHORING_COST,
+    DEFAULT_SUBSTITUTION,
     Scenario,
     Uncertainty,
     from_mapping,
@@ -23,25 +26,41 @@ from .conftest import DATA
 SCENARIOS = DATA / "scenarios"
 
 ISSUE_EXAMPLE = """\
-name = "US magnets: cap PRC at 20 %"
-importer = "USA"             # ISO3, or bloc = "eu"
+name = "G7 ban on PRC gallium"
+coalition = ["USA", "JPN"]       # importers or registry groups that apply the policy;
+                                 # importer = "USA" and bloc = "eu" stay as one-member forms
 year = 2022
-industry = "permanent-magnets" # or hs = ["850511", "280530"]
+hs = ["811292"]                  # or industry = "…"
+concern = "prc"
+policy = "ban"                   # ban | tariff | cap
+eligible = ["us-treaty-allies"]  # who may add capacity; default: not concern, not foreign-adversaries
+capacity_expansion = 0.2
+reshoring = 0.1                  # domestic capacity as a share of baseline imports
+reshoring_cost = 1.6             # price (baseline 1) at which that capacity is fully used
+[capacity_expansion_by_supplier]
+JPN = 0.05
+[elasticities]                   # defaults documented with their source, overridable per file
+substitution = 4.0
+demand = 0.6
+supply = 1.5
+[uncertainty]                    # seeded draws over elasticities and capacity → p5/p50/p95
+draws = 200
+seed = 7
+substitution = [2.0, 6.0]
+capacity_expansion = [0.1, 0.3]
+"""
+
+# A file of the first engine (issue 5): importer + max_concern_share only.
+OLD_STYLE = """\
+name = "US magnets: cap PRC at 20 %"
+importer = "USA"
+year = 2022
+industry = "permanent-magnets"
 concern = "prc"
 max_concern_share = 0.2
 eligible = ["us-treaty-allies", "mnna"]
 capacity_expansion = 0.25
 reshoring = 0.05
-
-[capacity_expansion_by_supplier]
-JPN = 0.1
-AUS = 0.6
-
-[uncertainty]
-draws = 1000
-seed = 7
-capacity_expansion = [0.1, 0.5]
-unit_value_scale = [0.9, 1.2]
 """
 
 
@@ -62,32 +81,43 @@ def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
 def test_the_issue_example_parses_to_the_dataclass(tmp_path: Path, names) -> None:
     sc = load_scenario(write(tmp_path, ISSUE_EXAMPLE), **names)
     assert sc == Scenario(
-        name="US magnets: cap PRC at 20 %",
-        importer="USA",
+        name="G7 ban on PRC gallium",
+        coalition=("USA", "JPN"),
         year=2022,
-        industry="permanent-magnets",
+        hs=("811292",),
         concern="prc",
-        max_concern_share=0.2,
-        eligible=("us-treaty-allies", "mnna"),
-        capacity_expansion=0.25,
-        reshoring=0.05,
-        capacity_expansion_by_supplier=(("AUS", 0.6), ("JPN", 0.1)),
+        policy="ban",
+        eligible=("us-treaty-allies",),
+        capacity_expansion=0.2,
+        reshoring=0.1,
+        reshoring_cost=1.6,
+        capacity_expansion_by_supplier=(("JPN", 0.05),),
+        substitution=4.0,
+        demand=0.6,
+        supply=1.5,
         uncertainty=Uncertainty(
-            draws=1000,
-            seed=7,
-            capacity_expansion=(0.1, 0.5),
-            unit_value_scale=(0.9, 1.2),
+            draws=200, seed=7, capacity_expansion=(0.1, 0.3), substitution=(2.0, 6.0)
         ),
     )
     with pytest.raises(AttributeError):
         sc.name = "other"  # type: ignore[misc]  # frozen
 
 
+def test_a_file_of_the_first_engine_keeps_working(tmp_path: Path, names) -> None:
+    sc = load_scenario(write(tmp_path, OLD_STYLE), **names)
+    assert (sc.coalition, sc.policy, sc.max_concern_share) == (("USA",), "cap", 0.2)
+    assert sc.substitution == DEFAULT_SUBSTITUTION
+    assert sc.reshoring_cost == DEFAULT_RESHORING_COST
+    old_draws = OLD_STYLE + "[uncertainty]\ndraws = 10\nunit_value_scale = [0.9, 1.2]\n"
+    msg = _error(tmp_path, names, old_draws)
+    assert "key 'uncertainty.unit_value_scale': no longer used" in msg
+
+
 def test_defaults_and_optional_keys(tmp_path: Path, names) -> None:
-    text = 'bloc = "eu"\nhs = ["850511", "280530", "850511"]\nmax_concern_share = 0\n'
+    text = 'bloc = "eu"\nhs = ["850511", "280530", "850511"]\n'
     sc = load_scenario(write(tmp_path, text, "eu-magnets.toml"), **names)
     assert sc.name == "eu-magnets"  # the file name
-    assert (sc.bloc, sc.importer, sc.importer_label) == ("eu", None, "eu")
+    assert (sc.coalition, sc.coalition_label, sc.policy) == (("eu",), "eu", "ban")
     assert sc.hs == ("850511", "280530")  # duplicates dropped, order kept
     assert sc.concern == "prc" and sc.eligible is None
     assert sc.capacity_expansion == DEFAULT_CAPACITY_EXPANSION
@@ -95,7 +125,18 @@ def test_defaults_and_optional_keys(tmp_path: Path, names) -> None:
     everything = from_mapping(
         {"name": "x", "importer": "all", "hs": "all", "max_concern_share": 1}, **names
     )
-    assert everything.importer == "all" and everything.all_products
+    assert everything.coalition == ("all",) and everything.all_products
+    tariff = from_mapping(
+        {
+            "name": "t",
+            "coalition": ["g7"],
+            "hs": "all",
+            "policy": "tariff",
+            "tariff": 0.25,
+        },
+        **names,
+    )
+    assert (tariff.policy, tariff.tariff, tariff.coalition) == ("tariff", 0.25, ("g7",))
 
 
 def test_every_example_scenario_parses(names) -> None:
@@ -107,8 +148,10 @@ def test_every_example_scenario_parses(names) -> None:
     for f in files:
         assert f.read_text(encoding="utf-8").startswith("#"), f.name
     ga_ge = [sc for sc in parsed if "Ga/Ge" in sc.name]
-    assert {sc.importer for sc in ga_ge} == {"USA", "JPN"}
-    assert all(sc.max_concern_share == 0 and "811292" in sc.hs for sc in ga_ge)
+    assert {sc.coalition for sc in ga_ge} == {("USA",), ("JPN",)}
+    assert all(sc.policy == "ban" and "811292" in sc.hs for sc in ga_ge)
+    # Lynas separates in Malaysia: no example gives Australia separation capacity.
+    assert all("AUS" not in dict(sc.capacity_expansion_by_supplier) for sc in parsed)
 
 
 def _error(path: Path, names, text: str) -> str:
@@ -167,7 +210,8 @@ BASE = 'importer = "USA"\nindustry = "batteries"\nmax_concern_share = 0.2\n'
         ),
         (
             BASE + 'bloc = "eu"\n',
-            "key 'importer': give exactly one of importer (ISO3 or 'all') and bloc",
+            "key 'coalition': give exactly one of coalition (a list of ISO3 codes or "
+            "registry groups), importer (ISO3 or 'all') and bloc",
         ),
         (
             BASE + "[capacity_expansion_by_supplier]\nJPN = -1\n",
@@ -179,12 +223,51 @@ BASE = 'importer = "USA"\nindustry = "batteries"\nmax_concern_share = 0.2\n'
         ),
         (
             BASE + "[uncertainty]\ndraws = 10\n",
-            "key 'uncertainty': give a capacity_expansion and/or unit_value_scale "
-            "range to draw from",
+            "key 'uncertainty': give a range to draw from: capacity_expansion, "
+            "substitution, demand or supply",
         ),
         (
             BASE + "[uncertainty]\ndraws = 10\nsead = 3\n",
             "key 'uncertainty.sead': unknown key. Did you mean 'seed'?",
+        ),
+        (
+            BASE + 'policy = "embargo"\n',
+            "key 'policy': expected one of ban, tariff, cap, got a string 'embargo'",
+        ),
+        (
+            BASE.replace("max_concern_share = 0.2", 'policy = "tariff"'),
+            "key 'tariff': missing (a number is required)",
+        ),
+        (
+            BASE + 'policy = "ban"\n',
+            "key 'max_concern_share': only with policy = \"cap\" (this is 'ban')",
+        ),
+        (
+            BASE + "[elasticities]\nsubstitution = 0.8\n",
+            "key 'elasticities.substitution': expected a number above 1, got 0.8 with "
+            "a cap (at σ ≤ 1 a price wedge cannot lower a share)",
+        ),
+        (
+            BASE + "[elasticities]\nsupply = -1\n",
+            "key 'elasticities.supply': expected a number >= 0, got -1",
+        ),
+        (
+            BASE + "[elasticities]\nsigma = 3\n",
+            "key 'elasticities.sigma': unknown key. Expected one of: substitution, "
+            "demand, supply",
+        ),
+        (
+            BASE + "reshoring_cost = 0.9\n",
+            "key 'reshoring_cost': expected a price above 1 (the baseline import "
+            "price), got 0.9",
+        ),
+        (
+            BASE.replace('importer = "USA"', 'coalition = ["USA", "prc"]'),
+            "key 'coalition': the coalition names the concern group 'prc'",
+        ),
+        (
+            BASE.replace('importer = "USA"', 'coalition = ["USA", "g77"]'),
+            "key 'coalition': unknown registry group 'g77'. Did you mean 'g7'?",
         ),
     ],
 )
@@ -215,9 +298,11 @@ def test_flags_build_one_scenario_and_errors_name_the_flag(names) -> None:
         seed=3,
         **names,
     )
-    assert sc.uncertainty == Uncertainty(100, 3, (0.1, 0.4), None)
+    assert sc.uncertainty == Uncertainty(100, 3, (0.1, 0.4))
     with pytest.raises(ParameterError) as info:
-        gather([], {"importer": "USA", "industry": "batteries"}, **names)
+        gather(
+            [], {"importer": "USA", "industry": "batteries", "policy": "cap"}, **names
+        )
     assert str(info.value) == (
         "command line, --max-concern-share: missing (a number is required)"
     )

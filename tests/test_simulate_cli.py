@@ -150,6 +150,7 @@ def test_the_table_shows_a_readable_few_columns(cli, loaded, tmp_path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "import_price_change_pct" in result.stdout
     assert "quota_rent_usd" not in result.stdout  # csv / json / parquet carry it
+    assert "consumer_surplus_change_usd" not in result.stdout
 
 
 def test_parquet_carries_provenance(cli, loaded, tmp_path) -> None:

@@ -42,8 +42,6 @@ TABLE_COLUMNS = {
         "import_value_usd",
         "import_price_change_pct",
         "import_quantity_change_pct",
-        "scenario_concern_share",
-        "consumer_surplus_change_usd",
     ],
     "exporter": [
         "scenario",
@@ -54,7 +52,6 @@ TABLE_COLUMNS = {
         "export_value_usd",
         "price_change_pct",
         "export_quantity_change_pct",
-        "producer_surplus_change_usd",
     ],
 }
 

@@ -55,7 +55,7 @@ class Elasticities:
     """σ (substitution between origins, > 1), η (total demand, ≥ 0), ε (export
     supply, ≥ 0). Defaults and their sources: :mod:`friendshore.scenarios.model`."""
 
-    substitution: float = 4.0
+    substitution: float = 3.1
     demand: float = 0.6
     supply: float = 1.5
 

@@ -43,7 +43,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("friendshore/store.py", "HS_BASE"): "module constant integer",
     ("friendshore/store.py", "name"): "temp table name checked against _TEMP_NAME",
     ("friendshore/store.py", "sql"): "a named query's text (queries/*.sql)",
-    ("friendshore/simulate.py", "WORLD_TABLE"): "module constant identifier",
     ("friendshore/sources/table.py", "select"): "built from _ORDER[target] only",
     ("friendshore/sources/baci.py", "_CODES_VIEW"): "module constant subquery",
     ("friendshore/sources/baci.py", "bool(before[0])"): "a bool, True/False",

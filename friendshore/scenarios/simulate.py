@@ -272,8 +272,13 @@ def resolve_policy(
 
 
 def _is_country(code: str) -> bool:
+    """A named country: not a residual area (countries.is_residual), not an aggregate."""
     entry = countries.lookup(code)
-    return entry is not None and entry.kind == "country"
+    return (
+        entry is not None
+        and entry.kind == "country"
+        and not countries.is_residual(code)
+    )
 
 
 def draws_of(sc: Scenario) -> Draws | None:

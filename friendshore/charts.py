@@ -254,3 +254,56 @@ def scenario_before_after(scenarios: pl.DataFrame, concern: str) -> dict[str, An
         ],
     )
     return _spec(alt.layer(rule, dots).properties(width=WIDTH))
+
+
+def scenario_prices(scenarios: pl.DataFrame) -> dict[str, Any]:
+    """Bars: each coalition member's import price and quantity change per industry
+    and scenario, side by side (the market-clearing results of issue 15)."""
+    df = scenarios.filter(pl.col("stat").is_null() | (pl.col("stat") == "p50"))
+    df = df.with_columns(
+        pl.concat_str(
+            "scenario", pl.lit(" · "), "importer", pl.lit(" · "), "industry"
+        ).alias("case")
+    )
+    long = df.unpivot(
+        index=["case", "scenario_concern_share"],
+        on=["import_price_change_pct", "import_quantity_change_pct"],
+        variable_name="measure",
+        value_name="change",
+    ).with_columns(
+        pl.col("measure").replace(
+            {
+                "import_price_change_pct": "import price",
+                "import_quantity_change_pct": "import quantity",
+            }
+        )
+    )
+    chart = (
+        alt.Chart(_values(long))
+        .mark_bar()
+        .encode(
+            y=alt.Y("case:N", title=None, axis=_CASE_AXIS),
+            yOffset=alt.YOffset("measure:N"),
+            x=alt.X("change:Q", title="change from baseline, %"),
+            color=alt.Color(
+                "measure:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=["import price", "import quantity"],
+                    range=["#c0392b", "#2e6da4"],
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("case:N"),
+                alt.Tooltip("measure:N"),
+                alt.Tooltip("change:Q", format=".1f"),
+                alt.Tooltip(
+                    "scenario_concern_share:Q",
+                    title="concern share after",
+                    format=".1%",
+                ),
+            ],
+        )
+        .properties(width=WIDTH)
+    )
+    return _spec(chart)

@@ -449,6 +449,15 @@ def report_charts(data: ReportData) -> list[Chart]:
                 charts.scenario_before_after(t["scenario_industries"], c),
             )
         )
+        out.append(
+            Chart(
+                "scenario-prices",
+                "Scenarios: prices and volumes",
+                "Import price and quantity change per coalition member and industry, "
+                "members side by side (market clearing, DESIGN.md).",
+                charts.scenario_prices(t["scenario_industries"]),
+            )
+        )
     return out
 
 

@@ -401,6 +401,7 @@ def test_every_chart_has_a_container_and_its_spec(written: Path) -> None:
         "spec-supplier-composition",
         "spec-trends",
         "spec-scenario-before-after",
+        "spec-scenario-prices",
     ]
     specs = page.json_scripts()
     assert set(containers) <= set(specs)
@@ -446,6 +447,10 @@ def test_trend_and_scenario_charts_hold_their_data(written: Path) -> None:
     case = "US magnets: cap PRC at 20 % · USA · permanent-magnets"
     assert after[(case, "before")] == 0.55
     assert after[(case, "after")] == 0.2
+    bars = inline_values(specs["spec-scenario-prices"])
+    change = {(r["case"], r["measure"]): r["change"] for r in bars if "measure" in r}
+    assert change[(case, "import price")] == 21.5
+    assert change[(case, "import quantity")] == -11.2
 
 
 def test_provenance_is_on_the_page(written: Path) -> None:

@@ -30,6 +30,7 @@ CHARTS = [
     "spec-supplier-composition",
     "spec-trends",
     "spec-scenario-before-after",
+    "spec-scenario-prices",
 ]
 
 pytestmark = pytest.mark.slow
@@ -139,6 +140,7 @@ def test_every_chart_renders_offline_without_console_errors(tmp_path: Path) -> N
     assert dom.marks["spec-supplier-composition"] == 20
     assert dom.marks["spec-trends"] == 3 + 9  # 3 lines, 9 points
     assert dom.marks["spec-scenario-before-after"] == 2 + 4  # 2 rules, 4 dots
+    assert dom.marks["spec-scenario-prices"] == 4  # 2 industries × price, quantity
     assert console_lines(stderr) == []
 
 

@@ -14,6 +14,7 @@ from . import registry  # noqa: F401  isort: skip
 from . import simulate  # noqa: F401  isort: skip
 from . import exposure  # noqa: F401  isort: skip
 from . import parquet  # noqa: F401  isort: skip
+from . import coalitions  # noqa: F401  isort: skip
 
 
 __all__ = ["app", "main"]

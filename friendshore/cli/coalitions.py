@@ -1,0 +1,378 @@
+"""``coalitions`` (league table) and ``partners suggest``: which coalition insulates
+its members from the concern best, and which country to add to one (issue 19)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from friendshore import export
+from friendshore.errors import ParameterError
+from friendshore.registry import load_registry
+from friendshore.scenarios import coalitions as lib
+from friendshore.scenarios.solver import Elasticities
+
+from .app import app, state
+from .render import Format, FormatOpt, OutOpt, emit
+
+partners_app = typer.Typer(
+    no_args_is_help=True,
+    help=(
+        "Which country, added to a coalition, lowers its members' price rise most.\n\n"
+        "Example: friendshore partners suggest --coalition quad --industry batteries "
+        "--year 2022 --top 10"
+    ),
+)
+app.add_typer(partners_app, name="partners")
+
+
+class PolicyName(StrEnum):
+    """What every member does to the concern's supply."""
+
+    ban = "ban"
+    tariff = "tariff"
+    cap = "cap"
+
+
+_M = "Model"  # help panel of the policy and elasticities
+_D = Elasticities()
+
+ConcernOpt = Annotated[
+    str, typer.Option(help="Registry group of concern (members as of the year).")
+]
+IndustryOpt = Annotated[
+    str | None,
+    typer.Option(help="Industry of the industry map, or 'all' (the defense basket)."),
+]
+HsOpt = Annotated[list[str] | None, typer.Option(help="HS6 code (repeatable).")]
+YearOpt = Annotated[
+    int | None, typer.Option(help="Year (default: latest in the store).")
+]
+PolicyOpt = Annotated[
+    PolicyName,
+    typer.Option(
+        "--policy", help="ban | tariff | cap on the concern.", rich_help_panel=_M
+    ),
+]
+TariffOpt = Annotated[
+    float,
+    typer.Option(help="Ad-valorem tariff with --policy tariff.", rich_help_panel=_M),
+]
+CapOpt = Annotated[
+    float,
+    typer.Option(
+        help="Largest concern share of each member's imports with --policy cap.",
+        rich_help_panel=_M,
+    ),
+]
+SubstitutionOpt = Annotated[
+    float,
+    typer.Option(help="σ, substitution between origins (> 1).", rich_help_panel=_M),
+]
+DemandOpt = Annotated[
+    float, typer.Option(help="η, total demand elasticity.", rich_help_panel=_M)
+]
+SupplyOpt = Annotated[
+    float, typer.Option(help="ε, export supply elasticity.", rich_help_panel=_M)
+]
+ExpansionOpt = Annotated[
+    float,
+    typer.Option(
+        help="Share of its baseline exports each eligible supplier can add.",
+        rich_help_panel=_M,
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(help="Trade source (default: baci, then comtrade, then tables)."),
+]
+RegistryOpt = Annotated[
+    Path | None,
+    typer.Option(help="Your own groups (TOML or CSV), merged over the bundled ones."),
+]
+
+
+def _settings(
+    policy: PolicyName,
+    tariff: float,
+    max_concern_share: float,
+    substitution: float,
+    demand: float,
+    supply: float,
+    capacity_expansion: float,
+) -> lib.Settings:
+    if policy is PolicyName.tariff and tariff <= 0:
+        raise ParameterError("--policy tariff needs --tariff above 0, e.g. 0.25")
+    return lib.Settings(
+        policy=policy.value,  # type: ignore[arg-type]
+        tariff=tariff,
+        max_concern_share=max_concern_share,
+        elasticities=Elasticities(substitution, demand, supply),
+        capacity_expansion=capacity_expansion,
+    )
+
+
+def _members_text(members: list[str] | None, limit: int = 4) -> str:
+    """``AUS IND JPN USA`` or ``ALB BEL CAN … (30)`` for the terminal table."""
+    members = members or []
+    if len(members) <= limit:
+        return " ".join(members)
+    return " ".join(members[: limit - 1]) + f" … ({len(members)})"
+
+
+def _provenance(
+    store: Any, command: str, params: dict[str, Any], version: str
+) -> dict[str, str]:
+    return export.provenance(
+        command, params, store.loads(), extra={"registry_version": version}
+    )
+
+
+@app.command(context_settings={"allow_extra_args": True})
+def coalitions(
+    ctx: typer.Context,
+    industry: IndustryOpt = None,
+    hs: HsOpt = None,
+    year: YearOpt = None,
+    groups: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Registry groups to compare, or ISO3 codes (a coalition of one); "
+            "default: every alliance or partnership with ≥ 2 members.",
+        ),
+    ] = None,
+    concern: ConcernOpt = lib.DEFAULT_CONCERN,
+    policy: PolicyOpt = PolicyName.ban,
+    tariff: TariffOpt = 0.0,
+    max_concern_share: CapOpt = 0.0,
+    substitution: SubstitutionOpt = _D.substitution,
+    demand: DemandOpt = _D.demand,
+    supply: SupplyOpt = _D.supply,
+    capacity_expansion: ExpansionOpt = lib.DEFAULT_CAPACITY_EXPANSION,
+    source: SourceOpt = None,
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """League table: which coalition holds up best when it restricts the concern.
+
+    One market-clearing run per coalition (every exporter and importer of each
+    product, capacity shared by all buyers); one row per coalition, sorted by the
+    members' import price rise (import-value-weighted over members and products).
+
+    Examples:
+
+      friendshore coalitions --industry batteries --year 2022
+
+      friendshore coalitions --hs 811292 --hs 811299 --groups quad aukus g7 USA
+
+      friendshore coalitions --industry all --policy tariff --tariff 0.25 --format csv
+    """
+    reg = load_registry(registry)
+    settings = _settings(
+        policy,
+        tariff,
+        max_concern_share,
+        substitution,
+        demand,
+        supply,
+        capacity_expansion,
+    )
+    with state(ctx).open_store(read_only=True) as store:
+        table, notes = lib.coalitions(
+            store,
+            year=year,
+            industry=industry,
+            hs=hs,
+            groups=_groups(ctx, groups),
+            concern=concern,
+            settings=settings,
+            registry=reg,
+            source=source,
+        )
+        meta = _provenance(
+            store,
+            "coalitions",
+            {
+                "industry": industry,
+                "hs": hs,
+                "year": year,
+                "groups": groups,
+                "concern": concern,
+                "settings": settings,
+                "source": source,
+            },
+            reg.version,
+        )
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    if fmt is Format.table:
+        table = table.with_columns(
+            pl.col("members").map_elements(
+                lambda m: _members_text(m.to_list()), return_dtype=pl.String
+            )
+        ).drop("n_members", "year", "concern", "policy")
+    emit(table, fmt, out, title="coalitions", metadata=meta)
+
+
+def _groups(ctx: typer.Context, groups: list[str] | None) -> list[str] | None:
+    """``--groups quad aukus g7`` as the issue writes it: the words after the
+    option arrive as extra arguments."""
+    if ctx.args and not groups:
+        raise ParameterError(f"unexpected argument {ctx.args[0]!r} (see --help)")
+    return _split([*(groups or []), *ctx.args])
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """``--groups quad aukus`` (after the option) and ``--groups quad --groups g7``."""
+    if not values:
+        return None
+    return [v for item in values for v in item.replace(",", " ").split()]
+
+
+@partners_app.command("suggest")
+def partners_suggest(
+    ctx: typer.Context,
+    coalition: Annotated[
+        str, typer.Option(help="Registry group (or ISO3 code) to add a partner to.")
+    ],
+    industry: IndustryOpt = None,
+    hs: HsOpt = None,
+    year: YearOpt = None,
+    top: Annotated[
+        int | None, typer.Option(help="Show only the N best candidates.", min=1)
+    ] = None,
+    candidate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only these candidates: ISO3 codes or registry groups (repeatable); "
+            "default every country outside the coalition."
+        ),
+    ] = None,
+    concern: ConcernOpt = lib.DEFAULT_CONCERN,
+    policy: PolicyOpt = PolicyName.ban,
+    tariff: TariffOpt = 0.0,
+    max_concern_share: CapOpt = 0.0,
+    substitution: SubstitutionOpt = _D.substitution,
+    demand: DemandOpt = _D.demand,
+    supply: SupplyOpt = _D.supply,
+    capacity_expansion: ExpansionOpt = lib.DEFAULT_CAPACITY_EXPANSION,
+    source: SourceOpt = None,
+    registry: RegistryOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """Rank the countries outside a coalition by how much joining would help it.
+
+    A candidate that joins restricts its own imports from the concern too, and
+    may add capacity as a supplier. Ranked by how many percentage points it takes
+    off the members' import price rise; beside it the candidate's own price
+    change as a member and outside. Candidates that are concern members or
+    neither import nor export the basket are skipped (said on stderr).
+
+    Examples:
+
+      friendshore partners suggest --coalition quad --industry batteries --year 2022
+
+      friendshore partners suggest --coalition aukus --industry all --top 10 --format csv
+
+      friendshore partners suggest --coalition g7 --hs 811292 --candidate KOR --candidate nato
+    """
+    reg = load_registry(registry)
+    settings = _settings(
+        policy,
+        tariff,
+        max_concern_share,
+        substitution,
+        demand,
+        supply,
+        capacity_expansion,
+    )
+    with state(ctx).open_store(read_only=True) as store:
+        basket = lib.load_basket(
+            store,
+            year=year,
+            industry=industry,
+            hs=hs,
+            concern=concern,
+            registry=reg,
+            source=source,
+        )
+        chosen = lib.resolve_coalitions(reg, basket.year, [coalition], concern=concern)
+        pool = _candidates(reg, basket.year, _split(candidate))
+        table = lib.partner_table(
+            basket, coalition, chosen.members[coalition], settings, candidates=pool
+        )
+        meta = _provenance(
+            store,
+            "partners suggest",
+            {
+                "coalition": coalition,
+                "industry": industry,
+                "hs": hs,
+                "year": year,
+                "candidates": candidate,
+                "concern": concern,
+                "settings": settings,
+                "source": source,
+            },
+            reg.version,
+        )
+    ranked = table.filter(pl.col("skipped").is_null())
+    for note in _skipped_notes(table, basket.label):
+        typer.echo(f"note: {note}", err=True)
+    if len(ranked):
+        first = ranked.row(0, named=True)
+        typer.echo(
+            f"note: {coalition} alone: members' import price "
+            f"{_pct(first['coalition_price_change_pct'])}",
+            err=True,
+        )
+    if top is not None:
+        ranked = ranked.head(top)
+    shown = ranked.drop("skipped")
+    if fmt is Format.table:
+        shown = shown.drop("coalition", "year", "concern", "policy")
+    emit(shown, fmt, out, title=f"partners for {coalition}", metadata=meta)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f} %"
+
+
+def _candidates(reg: Any, year: int, names: list[str] | None) -> list[str] | None:
+    """ISO3 codes of ``--candidate`` values (groups expand to their members)."""
+    if names is None:
+        return None
+    from friendshore import countries
+    from friendshore.errors import UnknownNameError
+
+    out: set[str] = set()
+    for name in names:
+        if name in reg.groups:
+            out.update(reg.members(name, year))
+            continue
+        code = countries.normalise(name)
+        if code is None:
+            raise UnknownNameError("candidate", name, reg.group_names())
+        out.add(code)
+    return sorted(out)
+
+
+def _skipped_notes(table: pl.DataFrame, label: str) -> list[str]:
+    """Which candidates were not run, and why (one line per reason)."""
+    notes = []
+    for reason, why in (
+        (lib.SKIP_CONCERN, "members of the concern group"),
+        (lib.SKIP_NO_TRADE, f"no trade in {label}"),
+    ):
+        names = table.filter(pl.col("skipped") == reason)["candidate"].to_list()
+        if not names:
+            continue
+        shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
+        notes.append(f"skipped {len(names)} candidate(s), {why}: {shown}")
+    return notes

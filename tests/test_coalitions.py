@@ -1,0 +1,368 @@
+"""Coalition league tables and partner suggestions (issue 19), checked against an
+independent solve written here: a damped fixed point on each product's exporter
+prices, p ← p (demand / supply)^(1/(σ + ε)) (DESIGN.md, "Scenario model"), loop
+by loop over plain dicts, sharing no code with the package's solver."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from friendshore.errors import ParameterError, UnknownNameError
+from friendshore.registry import load_registry
+from friendshore.scenarios.coalitions import (
+    SKIP_CONCERN,
+    SKIP_NO_TRADE,
+    Basket,
+    Settings,
+    league_table,
+    partner_table,
+    resolve_coalitions,
+)
+from friendshore.scenarios.solver import Elasticities, Policy, solve
+
+SIGMA, ETA, EPS, EXPANSION = 3.0, 0.5, 1.0, 0.5
+CONCERN = ("CHN",)
+
+# Two products; CHN sells to every importer. Values in USD.
+FLOWS: dict[tuple[str, str, str], float] = {
+    # product 111111
+    ("111111", "CHN", "USA"): 60_000.0,
+    ("111111", "CHN", "FRA"): 40_000.0,
+    ("111111", "CHN", "IND"): 25_000.0,
+    ("111111", "CHN", "BRA"): 15_000.0,
+    ("111111", "DEU", "USA"): 10_000.0,
+    ("111111", "DEU", "FRA"): 20_000.0,
+    ("111111", "DEU", "IND"): 5_000.0,
+    ("111111", "JPN", "USA"): 30_000.0,
+    ("111111", "JPN", "IND"): 8_000.0,
+    ("111111", "KOR", "FRA"): 12_000.0,
+    ("111111", "KOR", "BRA"): 9_000.0,
+    ("111111", "USA", "GBR"): 14_000.0,
+    ("111111", "CHN", "GBR"): 11_000.0,
+    ("111111", "CHN", "KOR"): 7_000.0,
+    ("111111", "DEU", "KOR"): 3_000.0,
+    # product 222222
+    ("222222", "CHN", "DEU"): 50_000.0,
+    ("222222", "CHN", "JPN"): 35_000.0,
+    ("222222", "CHN", "BRA"): 20_000.0,
+    ("222222", "USA", "DEU"): 15_000.0,
+    ("222222", "USA", "JPN"): 5_000.0,
+    ("222222", "KOR", "JPN"): 25_000.0,
+    ("222222", "KOR", "DEU"): 10_000.0,
+    ("222222", "FRA", "BRA"): 6_000.0,
+    ("222222", "FRA", "DEU"): 4_000.0,
+    ("222222", "IND", "USA"): 18_000.0,
+    ("222222", "CHN", "USA"): 22_000.0,
+}
+
+COALITIONS = {
+    "west": ("DEU", "FRA", "GBR", "USA"),
+    "asia": ("IND", "JPN", "KOR"),
+    "south": ("BRA", "IND"),
+}
+
+
+def _frame(flows: dict[tuple[str, str, str], float]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "hs6": [k for k, _, _ in flows],
+            "exporter": [e for _, e, _ in flows],
+            "importer": [m for _, _, m in flows],
+            "value_usd": list(flows.values()),
+        }
+    )
+
+
+def _basket(flows: dict[tuple[str, str, str], float] = FLOWS) -> Basket:
+    return Basket.from_frame(
+        _frame(flows), year=2022, concern_members=CONCERN, label="fixture"
+    )
+
+
+SETTINGS = Settings(
+    elasticities=Elasticities(SIGMA, ETA, EPS), capacity_expansion=EXPANSION
+)
+
+
+# -- the independent route ---------------------------------------------------------------
+
+
+def _clear(
+    flows: dict[tuple[str, str], float],
+    tau: dict[tuple[str, str], float],
+    cap: dict[str, float],
+) -> tuple[dict[str, float], dict[str, float], dict[tuple[str, str], float]]:
+    """One product: exporter prices, importer price indices, bilateral quantities.
+
+    Damped fixed point p_e ← p_e (D_e / X_e)^(1/(σ+ε)) from the baseline, until
+    every market clears to 1e-13 of its baseline exports.
+    """
+    exporters = sorted({e for e, _ in flows})
+    importers = sorted({m for _, m in flows})
+    v_m = {m: sum(v for (_, i), v in flows.items() if i == m) for m in importers}
+    x0 = {e: sum(v for (x, _), v in flows.items() if x == e) for e in exporters}
+    price = dict.fromkeys(exporters, 1.0)
+
+    def state() -> tuple[dict[str, float], dict[tuple[str, str], float]]:
+        index: dict[str, float] = {}
+        qty: dict[tuple[str, str], float] = {}
+        for m in importers:
+            live = [
+                (e, v / v_m[m], tau.get((e, m), 1.0) * price[e])
+                for (e, i), v in flows.items()
+                if i == m and math.isfinite(tau.get((e, m), 1.0))
+            ]
+            total = sum(th * tp ** (1 - SIGMA) for _, th, tp in live)
+            index[m] = total ** (1 / (1 - SIGMA)) if total > 0 else math.inf
+            q = v_m[m] * index[m] ** (-ETA) if total > 0 else 0.0
+            for e, th, tp in live:
+                qty[(e, m)] = th * q * (tp / index[m]) ** (-SIGMA)
+        return index, qty
+
+    for _ in range(200_000):
+        index, qty = state()
+        worst = 0.0
+        for e in exporters:
+            dem = sum(q for (x, _), q in qty.items() if x == e)
+            sup = min(x0[e] * price[e] ** EPS, cap.get(e, 1.0) * x0[e])
+            worst = max(worst, abs(dem - sup) / x0[e])
+            price[e] *= (dem / sup) ** (1 / (SIGMA + EPS))
+        if worst < 1e-13:
+            return price, index, qty
+    raise AssertionError("reference did not converge")
+
+
+def _reference(
+    members: set[str],
+    eligible: set[str],
+    report: set[str] | None = None,
+    flows: dict[tuple[str, str, str], float] = FLOWS,
+) -> dict[str, float]:
+    """The figures (module docstring of coalitions.py) by hand: ``members`` ban
+    the concern, figures are summed over the importers in ``report`` (default
+    the members)."""
+    report = members if report is None else report
+    tot = dict.fromkeys(
+        ("v", "dp", "q", "cs", "c0", "x0c", "pxc", "c_out0", "c_out1"), 0.0
+    )
+    for k in sorted({k for k, _, _ in flows}):
+        f = {(e, m): v for (kk, e, m), v in flows.items() if kk == k}
+        tau = {(e, m): math.inf for (e, m) in f if e in CONCERN and m in members}
+        cap = {e: 1.0 + EXPANSION for e, _ in f if e in eligible}
+        price, index, qty = _clear(f, tau, cap)
+        for m in {m for _, m in f} & report:
+            v = sum(val for (_, i), val in f.items() if i == m)
+            big_p = index[m]
+            tot["v"] += v
+            tot["dp"] += v * (big_p - 1)
+            tot["q"] += v * big_p ** (-ETA)
+            tot["cs"] += -v * (big_p ** (1 - ETA) - 1) / (1 - ETA)
+        for (e, m), val in f.items():
+            if e in CONCERN:
+                if m in report:
+                    tot["c0"] += val
+                else:
+                    tot["c_out0"] += val
+                    tot["c_out1"] += qty.get((e, m), 0.0)
+        for e in {e for e, _ in f} & set(CONCERN):
+            x0 = sum(val for (x, _), val in f.items() if x == e)
+            tot["x0c"] += x0
+            tot["pxc"] += price[e] * min(x0 * price[e] ** EPS, cap.get(e, 1.0) * x0)
+    return {
+        "import_value_usd": tot["v"],
+        "import_price_change_pct": 100 * tot["dp"] / tot["v"],
+        "import_quantity_change_pct": 100 * (tot["q"] / tot["v"] - 1),
+        "consumer_surplus_change_usd": tot["cs"],
+        "concern_share": tot["c0"] / tot["v"],
+        "concern_export_value_change_pct": 100 * (tot["pxc"] / tot["x0c"] - 1),
+        "diverted_share": (tot["c_out1"] - tot["c_out0"]) / tot["c0"],
+    }
+
+
+ELIGIBLE = {e for _, e, _ in FLOWS} | {m for _, _, m in FLOWS}
+ELIGIBLE -= set(CONCERN)
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-6)
+
+
+def test_reference_reproduces_the_issue_15_worked_case() -> None:
+    """The independent route itself, on the scenario issue's published numbers."""
+    flows = {
+        ("CHN", "USA"): 60_000.0,
+        ("CHN", "FRA"): 40_000.0,
+        ("DEU", "USA"): 10_000.0,
+        ("DEU", "FRA"): 20_000.0,
+        ("JPN", "USA"): 30_000.0,
+    }
+    price, index, _ = _clear(
+        flows, {("CHN", "USA"): math.inf}, {"DEU": 1.5, "JPN": 1.5}
+    )
+    assert 100 * (index["USA"] - 1) == pytest.approx(253.9915, abs=5e-5)
+    assert 100 * (index["FRA"] - 1) == pytest.approx(-16.0129, abs=5e-5)
+    assert 100 * (price["CHN"] - 1) == pytest.approx(-28.6904, abs=5e-5)
+
+
+# -- the league table ----------------------------------------------------------------------
+
+
+def test_three_coalitions_ranking_and_every_figure_match_the_reference() -> None:
+    table = league_table(_basket(), COALITIONS, SETTINGS)
+    expected = {n: _reference(set(m), ELIGIBLE) for n, m in COALITIONS.items()}
+    order = sorted(expected, key=lambda n: expected[n]["import_price_change_pct"])
+    assert table["coalition"].to_list() == order
+    assert table["rank"].to_list() == [1, 2, 3]
+    # The fixture is built so the ranking is not the order of the input.
+    assert order != list(COALITIONS)
+    for row in table.iter_rows(named=True):
+        want = expected[row["coalition"]]
+        for key, value in want.items():
+            assert _close(row[key], value), (row["coalition"], key, row[key], value)
+        assert row["members"] == sorted(COALITIONS[row["coalition"]])
+        assert row["scenario_concern_share"] == 0.0  # a ban leaves no concern share
+
+
+def test_a_coalition_of_one_equals_the_single_importer_scenario() -> None:
+    basket = _basket()
+    row = league_table(basket, {"USA": ("USA",)}, SETTINGS).row(0, named=True)
+    sol = solve(
+        basket.markets,
+        Policy(
+            coalition=frozenset({"USA"}),
+            concern=frozenset(CONCERN),
+            eligible=frozenset(ELIGIBLE),
+            capacity_expansion=EXPANSION,
+        ),
+        Elasticities(SIGMA, ETA, EPS),
+    )
+    usa = sol.importers().filter(pl.col("importer") == "USA")
+    v = usa["import_value_usd"]
+    price = (v * (usa["price_index"] - 1)).sum() / v.sum()
+    assert row["import_value_usd"] == pytest.approx(v.sum(), rel=1e-12)
+    assert row["import_price_change_pct"] == pytest.approx(100 * price, rel=1e-12)
+    assert row["scenario_concern_share"] == 0.0
+    ref = _reference({"USA"}, ELIGIBLE)
+    assert _close(
+        row["consumer_surplus_change_usd"], ref["consumer_surplus_change_usd"]
+    )
+
+
+def test_adding_a_country_with_no_trade_changes_nothing() -> None:
+    table = league_table(
+        _basket(),
+        {"west": COALITIONS["west"], "west+ISL": (*COALITIONS["west"], "ISL")},
+        SETTINGS,
+    )
+    a, b = (table.filter(pl.col("coalition") == n) for n in ("west", "west+ISL"))
+    figures = [
+        c
+        for c in table.columns
+        if c not in ("coalition", "members", "n_members", "rank")
+    ]
+    assert a.select(figures).to_dicts() == b.select(figures).to_dicts()
+    assert b["n_members"].item() == 5
+
+
+def test_a_coalition_naming_the_concern_is_refused() -> None:
+    with pytest.raises(ParameterError, match=r"contains the concern \(CHN\)"):
+        league_table(_basket(), {"bad": ("USA", "CHN")}, SETTINGS)
+
+
+def test_a_tariff_of_zero_is_the_baseline() -> None:
+    table = league_table(
+        _basket(), COALITIONS, Settings(policy="tariff", tariff=0.0)
+    ).sort("coalition")
+    assert table["import_price_change_pct"].to_list() == [0.0, 0.0, 0.0]
+    assert table["consumer_surplus_change_usd"].to_list() == [0.0, 0.0, 0.0]
+    assert table["diverted_share"].to_list() == [0.0, 0.0, 0.0]
+
+
+# -- partner suggestions -------------------------------------------------------------------
+
+
+def test_partners_match_the_reference_and_rank_by_the_reduction() -> None:
+    members = COALITIONS["west"]
+    table = partner_table(
+        _basket(),
+        "west",
+        members,
+        SETTINGS,
+        candidates=["BRA", "IND", "JPN", "KOR", "CHN", "ISL", "USA"],
+    )
+    ran = table.filter(pl.col("skipped").is_null())
+    assert sorted(ran["candidate"]) == ["BRA", "IND", "JPN", "KOR"]  # USA: a member
+    skipped = dict(
+        table.filter(pl.col("skipped").is_not_null())
+        .select("candidate", "skipped")
+        .iter_rows()
+    )
+    assert skipped == {"CHN": SKIP_CONCERN, "ISL": SKIP_NO_TRADE}
+    alone = _reference(set(members), ELIGIBLE)
+    for row in ran.iter_rows(named=True):
+        cand = row["candidate"]
+        joined = set(members) | {cand}
+        # The original members' figures with the candidate in the coalition.
+        mine = _reference(joined, ELIGIBLE, report=set(members))
+        for key in (
+            "import_price_change_pct",
+            "consumer_surplus_change_usd",
+            "concern_export_value_change_pct",
+        ):
+            assert _close(row[key], mine[key]), (cand, key)
+        assert _close(
+            row["diverted_share"], _reference(joined, ELIGIBLE)["diverted_share"]
+        )
+        assert _close(
+            row["coalition_price_change_pct"], alone["import_price_change_pct"]
+        )
+        assert _close(
+            row["price_change_reduction_pp"],
+            alone["import_price_change_pct"] - mine["import_price_change_pct"],
+        )
+        own = _reference(joined, ELIGIBLE, report={cand})
+        outside = _reference(set(members), ELIGIBLE, report={cand})
+        assert _close(row["candidate_price_change_pct"], own["import_price_change_pct"])
+        assert _close(
+            row["candidate_price_change_outside_pct"],
+            outside["import_price_change_pct"],
+        )
+    reductions = ran["price_change_reduction_pp"].to_list()
+    assert reductions == sorted(reductions, reverse=True)
+    assert ran["rank"].to_list() == list(range(1, ran.height + 1))
+
+
+def test_every_candidate_outside_is_considered_by_default() -> None:
+    table = partner_table(_basket(), "asia", COALITIONS["asia"], SETTINGS)
+    ran = set(table.filter(pl.col("skipped").is_null())["candidate"])
+    assert ran == {"BRA", "DEU", "FRA", "GBR", "USA"}
+    assert table.filter(pl.col("candidate") == "CHN")["skipped"].item() == SKIP_CONCERN
+    assert table.filter(pl.col("candidate") == "NOR")["skipped"].item() == SKIP_NO_TRADE
+
+
+# -- which coalitions ----------------------------------------------------------------------
+
+
+def test_default_coalitions_are_alliances_and_partnerships_of_two_or_more() -> None:
+    reg = load_registry()
+    chosen = resolve_coalitions(reg, 2022, None)
+    assert "quad" in chosen.members and "nato" in chosen.members
+    assert "prc" not in chosen.members and "us-fta" not in chosen.members  # agreement
+    assert all(len(m) >= 2 for m in chosen.members.values())
+    assert chosen.members["quad"] == ("AUS", "IND", "JPN", "USA")
+
+
+def test_unknown_group_has_a_did_you_mean() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'quad'"):
+        resolve_coalitions(load_registry(), 2022, ["qaud"])
+
+
+def test_a_concern_group_or_member_is_not_a_coalition() -> None:
+    reg = load_registry()
+    with pytest.raises(ParameterError, match="group of concern"):
+        resolve_coalitions(reg, 2022, ["prc"])
+    with pytest.raises(ParameterError, match="contains the concern"):
+        resolve_coalitions(reg, 2022, ["CHN"])

@@ -5,9 +5,15 @@ by loop over plain dicts, sharing no code with the package's solver."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import math
+from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from friendshore.errors import ParameterError, UnknownNameError
@@ -22,6 +28,9 @@ from friendshore.scenarios.coalitions import (
     resolve_coalitions,
 )
 from friendshore.scenarios.solver import Elasticities, Policy, solve
+from friendshore.store import Store, insert_flows
+
+from .conftest import run_cli
 
 SIGMA, ETA, EPS, EXPANSION = 3.0, 0.5, 1.0, 0.5
 CONCERN = ("CHN",)
@@ -366,3 +375,162 @@ def test_a_concern_group_or_member_is_not_a_coalition() -> None:
         resolve_coalitions(reg, 2022, ["prc"])
     with pytest.raises(ParameterError, match="contains the concern"):
         resolve_coalitions(reg, 2022, ["CHN"])
+
+
+# -- through the store and the CLI ---------------------------------------------------------
+
+USER_GROUPS = """
+[groups.west]
+members = ["DEU", "FRA", "GBR", "USA"]
+[groups.asia]
+members = ["IND", "JPN", "KOR"]
+[groups.south]
+members = ["BRA", "IND"]
+[groups.with-china]
+members = ["USA", "CHN"]
+"""
+
+
+def _store(path: Path, flows: dict[tuple[str, str, str], float] = FLOWS) -> None:
+    """A store whose trade_flows hold ``flows`` in 2022 (one load)."""
+    table = pa.table(
+        {
+            "exporter": [e for _, e, _ in flows],
+            "importer": [m for _, _, m in flows],
+            "hs6": [k for k, _, _ in flows],
+            "value_usd": list(flows.values()),
+        }
+    )
+
+    def insert(con, load_id):  # type: ignore[no-untyped-def]
+        con.register("_rows", table)
+        con.execute(
+            """CREATE TEMP TABLE _flows_in AS
+               SELECT 2022 AS year, exporter, importer, hs6, 'HS2017' AS hs_revision,
+                      value_usd, NULL::DOUBLE AS quantity_t, 'baci' AS source,
+                      'baci' AS basis, $id AS load_id FROM _rows""",
+            {"id": load_id},
+        ).fetchall()
+        con.unregister("_rows")
+        insert_flows(con)
+        con.execute("DROP TABLE _flows_in").fetchall()
+        return len(flows), (2022,)
+
+    with Store(path) as store:
+        store.record_load(
+            source="baci",
+            file_name="coalitions.csv",
+            file_path="coalitions.csv",
+            sha256=hashlib.sha256(repr(flows).encode()).hexdigest(),
+            dataset_key="HS17:2022",
+            target="trade_flows",
+            insert=insert,
+        )
+
+
+MODEL = ["--substitution", "3", "--demand", "0.5", "--supply", "1"]
+MODEL += ["--capacity-expansion", "0.5"]
+
+
+@pytest.fixture
+def groups_file(tmp_path: Path) -> Path:
+    path = tmp_path / "groups.toml"
+    path.write_text(USER_GROUPS)
+    return path
+
+
+def test_cli_league_table_equals_the_reference(
+    db_path: Path, groups_file: Path
+) -> None:
+    _store(db_path)
+    hs = ["--hs", "111111", "--hs", "222222"]
+    res = run_cli(
+        "coalitions", *hs, "--year", "2022", "--registry", groups_file,
+        "--groups", "west", "asia", "south", *MODEL, "--format", "json",
+        db=db_path,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    rows = json.loads(res.stdout)
+    expected = {n: _reference(set(m), ELIGIBLE) for n, m in COALITIONS.items()}
+    order = sorted(expected, key=lambda n: expected[n]["import_price_change_pct"])
+    assert [r["coalition"] for r in rows] == order
+    for row in rows:
+        for key, value in expected[row["coalition"]].items():
+            assert _close(row[key], value), (row["coalition"], key)
+    table = run_cli(
+        "coalitions", *hs, "--registry", groups_file, "--groups", "west",
+        "--groups", "asia", db=db_path,
+    )  # fmt: skip
+    assert table.exit_code == 0, table.stderr
+    assert "price %" in table.stdout and "west" in table.stdout
+
+
+def test_cli_partners_suggest_ranks_and_names_the_skipped(
+    db_path: Path, groups_file: Path
+) -> None:
+    _store(db_path)
+    res = run_cli(
+        "partners", "suggest", "--coalition", "west", "--hs", "111111",
+        "--hs", "222222", "--registry", groups_file, *MODEL, "--top", "2",
+        "--format", "csv", db=db_path,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    got = pl.read_csv(io.StringIO(res.stdout))
+    assert got.height == 2 and got["rank"].to_list() == [1, 2]
+    assert "members of the concern group: CHN, HKG, MAC" in res.stderr
+    assert "no trade in HS 111111, 222222" in res.stderr
+    assert "west alone: members' import price" in res.stderr
+    api = partner_table(_basket(), "west", COALITIONS["west"], SETTINGS)
+    best = api.filter(pl.col("rank") <= 2)
+    assert got["candidate"].to_list() == best["candidate"].to_list()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["coalitions", "--hs", "111111", "--groups", "qaud"], "Did you mean 'quad'?"),
+        (
+            ["coalitions", "--hs", "111111", "--groups", "with-china"],
+            "--groups with-china: the coalition contains the concern (CHN, prc)",
+        ),
+        (["coalitions", "--hs", "111111", "--groups", "prc"], "group of concern"),
+        (
+            ["coalitions", "--hs", "999999", "--groups", "west"],
+            "HS 999999 (HS2017) in 2022: no trade flows matched",
+        ),
+        (
+            ["partners", "suggest", "--coalition", "west", "--hs", "999999"],
+            "no trade flows matched",
+        ),
+        (
+            ["partners", "suggest", "--coalition", "wset", "--hs", "111111"],
+            "Did you mean 'west'?",
+        ),
+        (["coalitions", "--hs", "111111", "--substitution", "1"], "substitution"),
+        (["coalitions", "--groups", "west"], "give --industry or --hs"),
+        (["coalitions", "--industry", "batteris"], "Did you mean 'batteries'?"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(
+    db_path: Path, groups_file: Path, args: list[str], message: str
+) -> None:
+    _store(db_path)
+    res = run_cli(*args, "--registry", groups_file, db=db_path)
+    assert res.exit_code == 2, (res.stdout, res.stderr)
+    assert res.stderr.startswith("Error: ") and len(res.stderr.splitlines()) == 1
+    assert message in res.stderr
+
+
+def test_cli_parquet_carries_provenance(
+    db_path: Path, groups_file: Path, tmp_path: Path
+) -> None:
+    _store(db_path)
+    out = tmp_path / "league.parquet"
+    res = run_cli(
+        "coalitions", "--hs", "111111", "--registry", groups_file,
+        "--groups", "west", "--format", "parquet", "--out", out, db=db_path,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    meta = pq.read_schema(out).metadata
+    assert meta[b"friendshore.command"] == b"coalitions"
+    assert pl.read_parquet(out)["coalition"].to_list() == ["west"]

@@ -116,7 +116,7 @@ def _settings(
     )
 
 
-def _members_text(members: list[str] | None, limit: int = 4) -> str:
+def _members_text(members: list[str] | None, limit: int = 3) -> str:
     """``AUS IND JPN USA`` or ``ALB BEL CAN … (30)`` for the terminal table."""
     members = members or []
     if len(members) <= limit:
@@ -211,12 +211,49 @@ def coalitions(
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     if fmt is Format.table:
-        table = table.with_columns(
-            pl.col("members").map_elements(
-                lambda m: _members_text(m.to_list()), return_dtype=pl.String
-            )
-        ).drop("n_members", "year", "concern", "policy")
+        table = _display(
+            table.with_columns(
+                pl.col("members").map_elements(
+                    lambda m: _members_text(m.to_list()), return_dtype=pl.String
+                )
+            ),
+            _LEAGUE_HEADERS,
+        )
     emit(table, fmt, out, title="coalitions", metadata=meta)
+
+
+# The terminal table: the figures that rank, under headers that fit 100 columns
+# (every column, under its full name, in csv / json / parquet).
+_LEAGUE_HEADERS = {
+    "rank": "#",
+    "coalition": "coalition",
+    "members": "members",
+    "import_value_usd": "imports M USD",
+    "import_price_change_pct": "price %",
+    "consumer_surplus_change_usd": "consumer surplus M USD",
+    "concern_export_value_change_pct": "concern exports %",
+    "diverted_share": "diverted",
+    "cut_off_usd": "cut off M USD",
+}
+_PARTNER_HEADERS = {
+    "rank": "#",
+    "candidate": "candidate",
+    "import_price_change_pct": "members' price %",
+    "price_change_reduction_pp": "lowered by pp",
+    "consumer_surplus_change_usd": "members' surplus M USD",
+    "diverted_share": "diverted",
+    "candidate_import_value_usd": "its imports M USD",
+    "candidate_price_change_pct": "its price % in",
+    "candidate_price_change_outside_pct": "its price % out",
+}
+
+
+def _display(df: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
+    """The terminal's columns: US dollars in millions, short headers."""
+    return df.select(
+        (pl.col(k) / 1e6 if k.endswith("_usd") else pl.col(k)).alias(v)
+        for k, v in headers.items()
+    )
 
 
 def _groups(ctx: typer.Context, groups: list[str] | None) -> list[str] | None:
@@ -332,12 +369,20 @@ def partners_suggest(
             f"{_pct(first['coalition_price_change_pct'])}",
             err=True,
         )
+    empty = f"note: no candidate outside {coalition} trades in {basket.label}"
     if top is not None:
         ranked = ranked.head(top)
     shown = ranked.drop("skipped")
     if fmt is Format.table:
-        shown = shown.drop("coalition", "year", "concern", "policy")
-    emit(shown, fmt, out, title=f"partners for {coalition}", metadata=meta)
+        shown = _display(shown, _PARTNER_HEADERS)
+    emit(
+        shown,
+        fmt,
+        out,
+        title=f"partners for {coalition}",
+        metadata=meta,
+        empty=empty,
+    )
 
 
 def _pct(value: float | None) -> str:

@@ -28,11 +28,12 @@ Figures per coalition (members ``S``, over the basket's products):
   concern's exporters, world-wide;
 - ``diverted_share``: of the concern's baseline sales to the members (Σ V[c,m]),
   the part sold elsewhere after the policy: the rise of its sales to every
-  non-member, in baseline US dollars (quantities), over those baseline sales.
+  non-member, in baseline US dollars (quantities), over those baseline sales;
+- ``cut_off_usd``: baseline imports of member markets left with no supplier.
 
 A member market every one of whose suppliers is banned has an infinite price
 index (the model's demand for it vanishes); its coalition's price change is then
-``inf``.
+``inf`` and ``cut_off_usd`` says how much import value that concerns.
 """
 
 from __future__ import annotations
@@ -347,6 +348,7 @@ class _Terms:
     c0: np.ndarray  # the concern's baseline value into m
     cq: np.ndarray  # the concern's scenario quantity into m (baseline USD)
     cpaid: np.ndarray  # the concern's τ p M into m
+    cut: np.ndarray  # V_m of a market left with no supplier (P_m infinite)
     x0c: np.ndarray  # per product: the concern's baseline exports
     pxc: np.ndarray  # per product: the concern's scenario export value p X
     n_products: int
@@ -376,6 +378,7 @@ def _terms(sol: Solution, concern_c: np.ndarray, eta: float) -> _Terms:
         dp=dp,
         q=sol.imports,
         cs=cs,
+        cut=np.where(np.isinf(sol.price_index), mk.v, 0.0),
         paid=np.bincount(mk.flow_m, paid_f, minlength=nm),
         c0=np.bincount(mk.flow_m, np.where(conc_f, mk.value, 0.0), minlength=nm),
         cq=np.bincount(mk.flow_m, np.where(conc_f, sol.quantity, 0.0), minlength=nm),
@@ -388,7 +391,7 @@ def _terms(sol: Solution, concern_c: np.ndarray, eta: float) -> _Terms:
     )
 
 
-_SET_FIELDS = ("v", "dp", "q", "cs", "paid", "c0", "cq", "cpaid")
+_SET_FIELDS = ("v", "dp", "q", "cs", "cut", "paid", "c0", "cq", "cpaid")
 
 
 def _set_sums(t: _Terms, country_mask: np.ndarray) -> dict[str, np.ndarray]:
@@ -445,6 +448,7 @@ def _figures(s: Mapping[str, np.ndarray]) -> dict[str, float | None]:
         if conc_exports is None
         else 100.0 * (conc_exports - 1.0),
         "diverted_share": diverted,
+        "cut_off_usd": tot["cut"],
     }
 
 
@@ -470,6 +474,7 @@ LEAGUE_SCHEMA = {
     "consumer_surplus_change_usd": pl.Float64,
     "concern_export_value_change_pct": pl.Float64,
     "diverted_share": pl.Float64,
+    "cut_off_usd": pl.Float64,
     "year": pl.Int16,
     "concern": pl.String,
     "policy": pl.String,
@@ -530,6 +535,7 @@ _ROW = (
     "consumer_surplus_change_usd",
     "concern_export_value_change_pct",
     "diverted_share",
+    "cut_off_usd",
 )
 
 

@@ -191,6 +191,7 @@ def _reference(
     }
 
 
+# Settings(eligible="all"): every supplier but the concern may add capacity.
 ELIGIBLE = {e for _, e, _ in FLOWS} | {m for _, _, m in FLOWS}
 ELIGIBLE -= set(CONCERN)
 
@@ -221,7 +222,7 @@ def test_reference_reproduces_the_issue_15_worked_case() -> None:
 
 def test_three_coalitions_ranking_and_every_figure_match_the_reference() -> None:
     table = league_table(_basket(), COALITIONS, SETTINGS)
-    expected = {n: _reference(set(m), ELIGIBLE) for n, m in COALITIONS.items()}
+    expected = {n: _reference(set(m), set(m)) for n, m in COALITIONS.items()}
     order = sorted(expected, key=lambda n: expected[n]["import_price_change_pct"])
     assert table["coalition"].to_list() == order
     assert table["rank"].to_list() == [1, 2, 3]
@@ -235,6 +236,24 @@ def test_three_coalitions_ranking_and_every_figure_match_the_reference() -> None
         assert row["scenario_concern_share"] == 0.0  # a ban leaves no concern share
 
 
+def test_every_supplier_eligible_matches_the_reference() -> None:
+    """``eligible="all"``: capacity from every supplier but the concern."""
+    settings = Settings(
+        elasticities=Elasticities(SIGMA, ETA, EPS),
+        capacity_expansion=EXPANSION,
+        eligible="all",
+    )
+    table = league_table(_basket(), COALITIONS, settings)
+    for row in table.iter_rows(named=True):
+        want = _reference(set(COALITIONS[row["coalition"]]), ELIGIBLE)
+        for key, value in want.items():
+            assert _close(row[key], value), (row["coalition"], key, row[key], value)
+    # More capacity than the members' own: a smaller price rise for every coalition.
+    own = league_table(_basket(), COALITIONS, SETTINGS).sort("coalition")
+    wider = table.sort("coalition")
+    assert (wider["import_price_change_pct"] < own["import_price_change_pct"]).all()
+
+
 def test_a_coalition_of_one_equals_the_single_importer_scenario() -> None:
     basket = _basket()
     row = league_table(basket, {"USA": ("USA",)}, SETTINGS).row(0, named=True)
@@ -243,7 +262,7 @@ def test_a_coalition_of_one_equals_the_single_importer_scenario() -> None:
         Policy(
             coalition=frozenset({"USA"}),
             concern=frozenset(CONCERN),
-            eligible=frozenset(ELIGIBLE),
+            eligible=frozenset({"USA"}),
             capacity_expansion=EXPANSION,
         ),
         Elasticities(SIGMA, ETA, EPS),
@@ -254,7 +273,7 @@ def test_a_coalition_of_one_equals_the_single_importer_scenario() -> None:
     assert row["import_value_usd"] == pytest.approx(v.sum(), rel=1e-12)
     assert row["import_price_change_pct"] == pytest.approx(100 * price, rel=1e-12)
     assert row["scenario_concern_share"] == 0.0
-    ref = _reference({"USA"}, ELIGIBLE)
+    ref = _reference({"USA"}, {"USA"})
     assert _close(
         row["consumer_surplus_change_usd"], ref["consumer_surplus_change_usd"]
     )
@@ -310,12 +329,12 @@ def test_partners_match_the_reference_and_rank_by_the_reduction() -> None:
         .iter_rows()
     )
     assert skipped == {"CHN": SKIP_CONCERN, "ISL": SKIP_NO_TRADE}
-    alone = _reference(set(members), ELIGIBLE)
+    alone = _reference(set(members), set(members))
     for row in ran.iter_rows(named=True):
         cand = row["candidate"]
         joined = set(members) | {cand}
         # The original members' figures with the candidate in the coalition.
-        mine = _reference(joined, ELIGIBLE, report=set(members))
+        mine = _reference(joined, joined, report=set(members))
         for key in (
             "import_price_change_pct",
             "consumer_surplus_change_usd",
@@ -323,7 +342,7 @@ def test_partners_match_the_reference_and_rank_by_the_reduction() -> None:
         ):
             assert _close(row[key], mine[key]), (cand, key)
         assert _close(
-            row["diverted_share"], _reference(joined, ELIGIBLE)["diverted_share"]
+            row["diverted_share"], _reference(joined, joined)["diverted_share"]
         )
         assert _close(
             row["coalition_price_change_pct"], alone["import_price_change_pct"]
@@ -332,8 +351,8 @@ def test_partners_match_the_reference_and_rank_by_the_reduction() -> None:
             row["price_change_reduction_pp"],
             alone["import_price_change_pct"] - mine["import_price_change_pct"],
         )
-        own = _reference(joined, ELIGIBLE, report={cand})
-        outside = _reference(set(members), ELIGIBLE, report={cand})
+        own = _reference(joined, joined, report={cand})
+        outside = _reference(set(members), set(members), report={cand})
         assert _close(row["candidate_price_change_pct"], own["import_price_change_pct"])
         assert _close(
             row["candidate_price_change_outside_pct"],
@@ -341,6 +360,8 @@ def test_partners_match_the_reference_and_rank_by_the_reduction() -> None:
         )
     reductions = ran["price_change_reduction_pp"].to_list()
     assert reductions == sorted(reductions, reverse=True)
+    # KOR brings capacity in both products and helps; the pure importers cost.
+    assert ran["candidate"][0] == "KOR" and reductions[0] > 0 > reductions[-1]
     assert ran["rank"].to_list() == list(range(1, ran.height + 1))
 
 
@@ -451,7 +472,7 @@ def test_cli_league_table_equals_the_reference(
     )  # fmt: skip
     assert res.exit_code == 0, res.stderr
     rows = json.loads(res.stdout)
-    expected = {n: _reference(set(m), ELIGIBLE) for n, m in COALITIONS.items()}
+    expected = {n: _reference(set(m), set(m)) for n, m in COALITIONS.items()}
     order = sorted(expected, key=lambda n: expected[n]["import_price_change_pct"])
     assert [r["coalition"] for r in rows] == order
     for row in rows:

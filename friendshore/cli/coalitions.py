@@ -30,6 +30,13 @@ partners_app = typer.Typer(
 app.add_typer(partners_app, name="partners")
 
 
+class EligibleName(StrEnum):
+    """Who may add capacity."""
+
+    members = "members"
+    all = "all"
+
+
 class PolicyName(StrEnum):
     """What every member does to the concern's supply."""
 
@@ -86,6 +93,15 @@ ExpansionOpt = Annotated[
         rich_help_panel=_M,
     ),
 ]
+EligibleOpt = Annotated[
+    EligibleName,
+    typer.Option(
+        help="Who may add capacity: the coalition's members (a partner that joins "
+        "brings its suppliers), or all suppliers but the concern and the foreign "
+        "adversaries.",
+        rich_help_panel=_M,
+    ),
+]
 SourceOpt = Annotated[
     str | None,
     typer.Option(help="Trade source (default: baci, then comtrade, then tables)."),
@@ -104,6 +120,7 @@ def _settings(
     demand: float,
     supply: float,
     capacity_expansion: float,
+    eligible: EligibleName,
 ) -> lib.Settings:
     if policy is PolicyName.tariff and tariff <= 0:
         raise ParameterError("--policy tariff needs --tariff above 0, e.g. 0.25")
@@ -113,6 +130,7 @@ def _settings(
         max_concern_share=max_concern_share,
         elasticities=Elasticities(substitution, demand, supply),
         capacity_expansion=capacity_expansion,
+        eligible=eligible.value,  # type: ignore[arg-type]
     )
 
 
@@ -153,6 +171,7 @@ def coalitions(
     demand: DemandOpt = _D.demand,
     supply: SupplyOpt = _D.supply,
     capacity_expansion: ExpansionOpt = lib.DEFAULT_CAPACITY_EXPANSION,
+    eligible: EligibleOpt = EligibleName.members,
     source: SourceOpt = None,
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
@@ -181,6 +200,7 @@ def coalitions(
         demand,
         supply,
         capacity_expansion,
+        eligible,
     )
     with state(ctx).open_store(read_only=True) as store:
         table, notes = lib.coalitions(
@@ -298,6 +318,7 @@ def partners_suggest(
     demand: DemandOpt = _D.demand,
     supply: SupplyOpt = _D.supply,
     capacity_expansion: ExpansionOpt = lib.DEFAULT_CAPACITY_EXPANSION,
+    eligible: EligibleOpt = EligibleName.members,
     source: SourceOpt = None,
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
@@ -328,6 +349,7 @@ def partners_suggest(
         demand,
         supply,
         capacity_expansion,
+        eligible,
     )
     with state(ctx).open_store(read_only=True) as store:
         basket = lib.load_basket(

@@ -13,8 +13,14 @@ The baseline (every flow of the basket's products in the year: every exporter an
 importer, so capacity is shared and the concern's goods re-enter third markets) is
 read from the store once per command (:func:`load_basket`) and every policy is
 solved against it. A candidate changes only the products it imports from the
-concern, or exports while not being eligible before; the other products keep the
+concern, or exports (joining makes it eligible); the other products keep the
 coalition's own equilibrium, so only the changed products are solved again.
+
+Who may add capacity (``Settings.eligible``): by default the coalition's own
+members (friend-shoring: each may expand its exports by ``capacity_expansion``,
+so a partner that joins brings its suppliers); with ``all``, every supplier but
+the concern and the foreign adversaries, as in the scenario files. Everyone
+else supplies at most its baseline exports.
 
 Figures per coalition (members ``S``, over the basket's products):
 
@@ -41,19 +47,27 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
 
 from friendshore import countries
 from friendshore._assets import query_sql
-from friendshore.errors import ParameterError, UnknownNameError
+from friendshore.errors import FriendshoreError, ParameterError, UnknownNameError
 from friendshore.flow_selection import FlowSelection, select_flows
 from friendshore.industries import IndustryMap, load_industries
 from friendshore.registry import Registry, load_registry
 
-from .solver import Elasticities, Markets, Policy, PolicyKind, Solution, solve
+from .solver import (
+    Elasticities,
+    Markets,
+    NoEquilibrium,
+    Policy,
+    PolicyKind,
+    Solution,
+    solve,
+)
 
 if TYPE_CHECKING:
     from friendshore.store import Store
@@ -62,6 +76,13 @@ DEFAULT_CONCERN = "prc"
 ADVERSARIES = "foreign-adversaries"  # never eligible by default (DESIGN.md)
 COALITION_KINDS = ("alliance", "partnership")  # the default league's groups
 DEFAULT_CAPACITY_EXPANSION = 0.25
+
+# Who may add capacity: the coalition's members (friend-shoring; a partner that
+# joins brings its suppliers), or every supplier but the concern and the foreign
+# adversaries (the scenario files' default).
+EligibleMode = Literal["members", "all"]
+# Largest market-clearing residual (share of a market) accepted from the solver.
+MAX_RESIDUAL = 1e-6
 
 SKIP_CONCERN = "concern"
 SKIP_NO_TRADE = "no trade"
@@ -74,8 +95,10 @@ class Settings:
     ``policy``: ``ban`` removes the concern's flows into members, ``tariff`` prices
     them at ``1 + tariff``, ``cap`` limits the concern's share of each member's
     imports to ``max_concern_share``. ``capacity_expansion``: the share of its
-    baseline exports each eligible supplier (not the concern, not a foreign
-    adversary, not a residual area) can add.
+    baseline exports each eligible supplier can add; ``eligible``: ``members``
+    (the coalition's own suppliers, so a partner that joins brings its
+    capacity) or ``all`` (every supplier but the concern and the foreign
+    adversaries). The others supply at most their baseline exports.
     """
 
     policy: PolicyKind = "ban"
@@ -83,9 +106,14 @@ class Settings:
     max_concern_share: float = 0.0
     elasticities: Elasticities = field(default_factory=Elasticities)
     capacity_expansion: float = DEFAULT_CAPACITY_EXPANSION
+    eligible: EligibleMode = "members"
 
     def check(self) -> None:
         """Raise ParameterError on settings the model cannot take."""
+        if self.eligible not in ("members", "all"):
+            raise ParameterError(
+                f"eligible must be 'members' or 'all', not {self.eligible!r}"
+            )
         try:
             self.elasticities.check(ban=self.policy == "ban")
             Policy(
@@ -105,7 +133,8 @@ class Basket:
     """The baseline world markets of a basket of products in one year.
 
     Built once per command (:func:`load_basket` or :meth:`from_frame`);
-    ``eligible`` is the default set of suppliers that may add capacity.
+    ``eligible`` is the set of suppliers that may add capacity with
+    ``Settings(eligible="all")``.
     """
 
     markets: Markets
@@ -144,8 +173,11 @@ class Basket:
     def policy(
         self, members: frozenset[str], settings: Settings, extra_eligible: str = ""
     ) -> Policy:
-        """The solver's policy for a coalition of ``members``."""
-        eligible = self.eligible | {extra_eligible} if extra_eligible else self.eligible
+        """The solver's policy for a coalition of ``members`` (``extra_eligible``:
+        a candidate partner, eligible as a member)."""
+        eligible = members if settings.eligible == "members" else self.eligible
+        if extra_eligible:
+            eligible = eligible | {extra_eligible}
         return Policy(
             coalition=members,
             concern=self.concern_members,
@@ -453,10 +485,21 @@ def _figures(s: Mapping[str, np.ndarray]) -> dict[str, float | None]:
 
 
 def _solve(markets: Markets, policy: Policy, s: Settings) -> Solution:
+    """One equilibrium; a result that does not clear every market is an error,
+    never a row of figures."""
     try:
-        return solve(markets, policy, s.elasticities)
+        sol = solve(markets, policy, s.elasticities)
+    except NoEquilibrium as exc:
+        raise FriendshoreError(str(exc)) from None
     except ValueError as exc:
         raise ParameterError(str(exc)) from None
+    if not sol.max_residual <= MAX_RESIDUAL:  # NaN fails too
+        raise FriendshoreError(
+            f"the solver returned prices that do not clear every market (largest "
+            f"residual {sol.max_residual:.3g} of a market) for the coalition "
+            f"{', '.join(sorted(policy.coalition))}"
+        )
+    return sol
 
 
 # -- the league table ------------------------------------------------------------------
@@ -478,6 +521,7 @@ LEAGUE_SCHEMA = {
     "year": pl.Int16,
     "concern": pl.String,
     "policy": pl.String,
+    "eligible": pl.String,
 }
 
 
@@ -543,7 +587,9 @@ def _ranked(
     df: pl.DataFrame, basket: Basket, settings: Settings, key: str
 ) -> pl.DataFrame:
     """Sort by the members' price rise (nulls last, ties by name) and number."""
-    df = df.sort(["import_price_change_pct", key], nulls_last=True)
+    # Infinite price rises (a member market cut off) tie: less cut off ranks first.
+    order = ["import_price_change_pct", "cut_off_usd", key]
+    df = df.sort([c for c in order if c in df.columns], nulls_last=True)
     has = df["import_price_change_pct"].is_not_null()
     return df.with_columns(
         pl.when(has)
@@ -554,6 +600,7 @@ def _ranked(
         pl.lit(basket.year, pl.Int16).alias("year"),
         pl.lit(basket.concern).alias("concern"),
         pl.lit(_policy_label(settings)).alias("policy"),
+        pl.lit(settings.eligible).alias("eligible"),
     )
 
 
@@ -586,6 +633,7 @@ PARTNER_SCHEMA = {
     "year": pl.Int16,
     "concern": pl.String,
     "policy": pl.String,
+    "eligible": pl.String,
 }
 
 
@@ -649,9 +697,9 @@ def partner_table(
         cand_c = np.zeros(len(mk.countries), dtype=bool)
         cand_c[ci] = True
         # Products whose market the candidate's joining changes: it imports from
-        # the concern, or exports while not eligible before.
+        # the concern, or exports and becomes eligible by joining.
         hit = conc_flow & (flow_i == ci)
-        if cand not in basket.eligible:
+        if settings.eligible == "members" or cand not in basket.eligible:
             hit |= flow_e == ci
         changed = np.unique(flow_k[hit])
         base_cand = _set_sums(base_t, cand_c)
@@ -700,7 +748,7 @@ def partner_table(
     schema = {
         k: v
         for k, v in PARTNER_SCHEMA.items()
-        if k not in ("rank", "coalition", "year", "concern", "policy")
+        if k not in ("rank", "coalition", "year", "concern", "policy", "eligible")
     }
     ran = pl.DataFrame(rows, schema=schema)
     ran = ran.sort(
@@ -716,6 +764,7 @@ def partner_table(
         pl.lit(basket.year, pl.Int16).alias("year"),
         pl.lit(basket.concern).alias("concern"),
         pl.lit(_policy_label(settings)).alias("policy"),
+        pl.lit(settings.eligible).alias("eligible"),
     )
     return out.select(list(PARTNER_SCHEMA)).cast(PARTNER_SCHEMA)
 

@@ -248,28 +248,28 @@ _LEAGUE_HEADERS = {
     "rank": "#",
     "coalition": "coalition",
     "members": "members",
-    "import_value_usd": "imports M USD",
     "import_price_change_pct": "price %",
-    "consumer_surplus_change_usd": "consumer surplus M USD",
+    "cut_off_usd": "cut off M$",
+    "supplied_price_change_pct": "price % supplied",
+    "consumer_surplus_change_usd": "surplus M$",
     "concern_export_value_change_pct": "concern exports %",
     "diverted_share": "diverted",
-    "cut_off_usd": "cut off M USD",
 }
 _PARTNER_HEADERS = {
     "rank": "#",
     "candidate": "candidate",
     "import_price_change_pct": "members' price %",
     "price_change_reduction_pp": "lowered by pp",
-    "consumer_surplus_change_usd": "members' surplus M USD",
+    "consumer_surplus_change_usd": "members' surplus M$",
     "diverted_share": "diverted",
-    "candidate_import_value_usd": "its imports M USD",
+    "candidate_import_value_usd": "its imports M$",
     "candidate_price_change_pct": "its price % in",
     "candidate_price_change_outside_pct": "its price % out",
 }
 
 
 def _display(df: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
-    """The terminal's columns: US dollars in millions, short headers."""
+    """The terminal's columns: US dollars in millions (M$), short headers."""
     return df.select(
         (pl.col(k) / 1e6 if k.endswith("_usd") else pl.col(k)).alias(v)
         for k, v in headers.items()

@@ -35,11 +35,14 @@ Figures per coalition (members ``S``, over the basket's products):
 - ``diverted_share``: of the concern's baseline sales to the members (Σ V[c,m]),
   the part sold elsewhere after the policy: the rise of its sales to every
   non-member, in baseline US dollars (quantities), over those baseline sales;
-- ``cut_off_usd``: baseline imports of member markets left with no supplier.
+- ``cut_off_usd``: baseline imports of member markets left with no supplier;
+- ``supplied_price_change_pct``: the price change over the other member markets.
 
 A member market every one of whose suppliers is banned has an infinite price
 index (the model's demand for it vanishes); its coalition's price change is then
-``inf`` and ``cut_off_usd`` says how much import value that concerns.
+``inf``, ``cut_off_usd`` says how much import value that concerns and
+``supplied_price_change_pct`` gives the change over the markets still supplied
+(the ranking's tie-breaks, in that order).
 """
 
 from __future__ import annotations
@@ -381,6 +384,7 @@ class _Terms:
     cq: np.ndarray  # the concern's scenario quantity into m (baseline USD)
     cpaid: np.ndarray  # the concern's τ p M into m
     cut: np.ndarray  # V_m of a market left with no supplier (P_m infinite)
+    dp_fin: np.ndarray  # V_m (P_m − 1) where P_m is finite, else 0
     x0c: np.ndarray  # per product: the concern's baseline exports
     pxc: np.ndarray  # per product: the concern's scenario export value p X
     n_products: int
@@ -410,7 +414,8 @@ def _terms(sol: Solution, concern_c: np.ndarray, eta: float) -> _Terms:
         dp=dp,
         q=sol.imports,
         cs=cs,
-        cut=np.where(np.isinf(sol.price_index), mk.v, 0.0),
+        cut=np.where(np.isinf(big_p), mk.v, 0.0),
+        dp_fin=np.where(np.isinf(big_p), 0.0, dp),
         paid=np.bincount(mk.flow_m, paid_f, minlength=nm),
         c0=np.bincount(mk.flow_m, np.where(conc_f, mk.value, 0.0), minlength=nm),
         cq=np.bincount(mk.flow_m, np.where(conc_f, sol.quantity, 0.0), minlength=nm),
@@ -423,7 +428,7 @@ def _terms(sol: Solution, concern_c: np.ndarray, eta: float) -> _Terms:
     )
 
 
-_SET_FIELDS = ("v", "dp", "q", "cs", "cut", "paid", "c0", "cq", "cpaid")
+_SET_FIELDS = ("v", "dp", "q", "cs", "cut", "dp_fin", "paid", "c0", "cq", "cpaid")
 
 
 def _set_sums(t: _Terms, country_mask: np.ndarray) -> dict[str, np.ndarray]:
@@ -462,6 +467,7 @@ def _figures(s: Mapping[str, np.ndarray]) -> dict[str, float | None]:
         return num / den if den > 0 else None
 
     price = ratio(tot["dp"], value)
+    supplied = ratio(tot["dp_fin"], value - tot["cut"])
     quantity = ratio(tot["q"], value)
     conc_exports = ratio(tot["pxc"], tot["x0c"])
     diverted = ratio(
@@ -481,6 +487,7 @@ def _figures(s: Mapping[str, np.ndarray]) -> dict[str, float | None]:
         else 100.0 * (conc_exports - 1.0),
         "diverted_share": diverted,
         "cut_off_usd": tot["cut"],
+        "supplied_price_change_pct": None if supplied is None else 100.0 * supplied,
     }
 
 
@@ -518,6 +525,7 @@ LEAGUE_SCHEMA = {
     "concern_export_value_change_pct": pl.Float64,
     "diverted_share": pl.Float64,
     "cut_off_usd": pl.Float64,
+    "supplied_price_change_pct": pl.Float64,
     "year": pl.Int16,
     "concern": pl.String,
     "policy": pl.String,
@@ -580,6 +588,7 @@ _ROW = (
     "concern_export_value_change_pct",
     "diverted_share",
     "cut_off_usd",
+    "supplied_price_change_pct",
 )
 
 
@@ -588,7 +597,12 @@ def _ranked(
 ) -> pl.DataFrame:
     """Sort by the members' price rise (nulls last, ties by name) and number."""
     # Infinite price rises (a member market cut off) tie: less cut off ranks first.
-    order = ["import_price_change_pct", "cut_off_usd", key]
+    order = [
+        "import_price_change_pct",
+        "cut_off_usd",
+        "supplied_price_change_pct",
+        key,
+    ]
     df = df.sort([c for c in order if c in df.columns], nulls_last=True)
     has = df["import_price_change_pct"].is_not_null()
     return df.with_columns(

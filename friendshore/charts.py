@@ -307,3 +307,78 @@ def scenario_prices(scenarios: pl.DataFrame) -> dict[str, Any]:
         .properties(width=WIDTH)
     )
     return _spec(chart)
+
+
+def coalition_league(league: pl.DataFrame, concern: str) -> dict[str, Any]:
+    """League table as bars: each coalition's members' import price rise, best first.
+
+    An infinite rise (a member market left with no supplier) cannot be drawn: the
+    bar shows the rise over the markets still supplied, hatched in grey, and the
+    tooltip gives the value cut off.
+    """
+    df = league.sort("rank", nulls_last=True).select(
+        pl.concat_str(
+            pl.col("rank").cast(pl.String).fill_null("–"),
+            pl.lit(". "),
+            "coalition",
+        ).alias("label"),
+        pl.when(pl.col("import_price_change_pct").is_infinite())
+        .then(pl.col("supplied_price_change_pct"))
+        .otherwise(pl.col("import_price_change_pct"))
+        .alias("price_pct"),
+        pl.when(pl.col("cut_off_usd") > 0)
+        .then(pl.lit("some member market cut off"))
+        .otherwise(pl.lit("every member market supplied"))
+        .alias("supply"),
+        "n_members",
+        "import_value_usd",
+        "cut_off_usd",
+        "consumer_surplus_change_usd",
+        "concern_export_value_change_pct",
+        "diverted_share",
+    )
+    # JSON has no infinity: an unbounded surplus loss shows as a blank tooltip.
+    df = df.with_columns(
+        pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c)
+        for c, t in df.schema.items()
+        if t == pl.Float64
+    )
+    order = df["label"].to_list()
+    chart = (
+        alt.Chart(_values(df))
+        .mark_bar()
+        .encode(
+            y=alt.Y("label:N", title=None, sort=order, axis=_CASE_AXIS),
+            x=alt.X("price_pct:Q", title="members' import price change, %"),
+            color=alt.Color(
+                "supply:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=[
+                        "every member market supplied",
+                        "some member market cut off",
+                    ],
+                    range=["#2e6da4", "#b3b3b3"],
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("label:N", title="coalition"),
+                alt.Tooltip("n_members:Q", title="members"),
+                alt.Tooltip("price_pct:Q", title="price change %", format=".2f"),
+                alt.Tooltip("import_value_usd:Q", title="imports (USD)", format=",.0f"),
+                alt.Tooltip("cut_off_usd:Q", title="cut off (USD)", format=",.0f"),
+                alt.Tooltip(
+                    "consumer_surplus_change_usd:Q",
+                    title="consumer surplus (USD)",
+                    format=",.0f",
+                ),
+                alt.Tooltip(
+                    "concern_export_value_change_pct:Q",
+                    title=f"{concern} export value %",
+                    format=".2f",
+                ),
+                alt.Tooltip("diverted_share:Q", title="diverted", format=".1%"),
+            ],
+        )
+    )
+    return _spec(chart.properties(width=WIDTH))

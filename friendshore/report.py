@@ -308,6 +308,42 @@ TABLES: dict[str, TableSpec] = {
             Col("industry", _S, "defense-critical industry"),
         ),
         _exporter_table(),
+        TableSpec(
+            "coalitions",
+            "Coalition league table: each group bans the concern's supply of the "
+            "defense basket (friendshore coalitions)",
+            ("coalition",),
+            (
+                Col("rank", pl.Int32(), "1: the smallest members' price rise"),
+                Col("coalition", _S, "registry group"),
+                Col("members", pl.List(_S), "ISO3 members as of the year"),
+                Col("n_members", pl.Int32(), "number of members"),
+                Col("import_value_usd", _F, "members' baseline imports, USD"),
+                Col("concern_share", _F, "concern share of those imports"),
+                Col("import_price_change_pct", _F, "members' import price change, %"),
+                Col("cut_off_usd", _F, "imports of member markets left unsupplied"),
+                Col(
+                    "supplied_price_change_pct",
+                    _F,
+                    "price change over the markets still supplied, %",
+                ),
+                Col("consumer_surplus_change_usd", _F, "members' surplus change, USD"),
+                Col(
+                    "concern_export_value_change_pct",
+                    _F,
+                    "the concern's world export value change, %",
+                ),
+                Col(
+                    "diverted_share",
+                    _F,
+                    "of the concern's baseline sales to the members, the part sold "
+                    "elsewhere",
+                ),
+                Col("year", _Y, "calendar year"),
+                Col("policy", _S, "ban | tariff t | cap s"),
+                Col("eligible", _S, "who may add capacity: members | all"),
+            ),
+        ),
     )
 }
 
@@ -436,6 +472,19 @@ def report_charts(data: ReportData) -> list[Chart]:
                 "Trends across years",
                 f"{c.upper()} share of each industry's inputs, year by year.",
                 charts.trends(t["trends"], c),
+            )
+        )
+    if _has(t, "coalitions"):
+        out.append(
+            Chart(
+                "coalition-league",
+                "Coalitions: who holds up best",
+                "Each coalition bans the concern's supply of the defense basket "
+                "together (one market-clearing run each); the bar is its members' "
+                "import price change, smallest first. Grey: some member market "
+                "keeps no supplier (its price is unbounded); the bar then shows "
+                "the change where supply remains.",
+                charts.coalition_league(t["coalitions"], c),
             )
         )
     if _has(t, "scenario_industries"):
@@ -702,6 +751,7 @@ def build_report(
     year: int | None = None,
     scenarios: Iterable[Path] = (),
     concern: str = "prc",
+    coalitions: bool = False,
 ) -> ReportData:
     """Compute every report table with the engines, with provenance.
 
@@ -720,6 +770,9 @@ def build_report(
         Scenario TOML files to simulate; adds the ``scenario_*`` tables.
     concern
         Registry group of concern.
+    coalitions
+        Add the ``coalitions`` league table (every alliance and partnership of
+        two or more members banning the concern's supply of the defense basket).
 
     Raises
     ------
@@ -787,6 +840,21 @@ def build_report(
         tables["scenario_exporters"] = simulate.simulate(
             store, runs, by="exporter", **common
         )
+    notes = list(_data_notes(store))
+    if coalitions:
+        from friendshore.scenarios.coalitions import coalitions as league
+
+        try:
+            tables["coalitions"], _ = league(
+                store,
+                year=year,
+                industry="all",
+                concern=concern,
+                registry=registry,
+                industries=industries,
+            )
+        except ParameterError as exc:  # the basket has no trade in the year
+            notes.append(f"No coalition league table: {exc}")
     params = {
         "importer": importer,
         "bloc": bloc,
@@ -794,6 +862,8 @@ def build_report(
         "concern": concern,
         "scenarios": [p.name for p in paths],
     }
+    if coalitions:
+        params["coalitions"] = True
     meta = store_provenance(store, "report", params, registry_version=registry.version)
     return ReportData(
         tables,
@@ -801,7 +871,7 @@ def build_report(
         subject=_subject(importer, bloc),
         year=year,
         concern=concern,
-        notes=_data_notes(store),
+        notes=tuple(notes),
         labels=_labels(industries, revisions),
     )
 

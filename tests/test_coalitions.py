@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from friendshore import report
 from friendshore.errors import ParameterError, UnknownNameError
 from friendshore.registry import load_registry
 from friendshore.scenarios.coalitions import (
@@ -555,3 +556,49 @@ def test_cli_parquet_carries_provenance(
     meta = pq.read_schema(out).metadata
     assert meta[b"friendshore.command"] == b"coalitions"
     assert pl.read_parquet(out)["coalition"].to_list() == ["west"]
+
+
+# -- the report section --------------------------------------------------------------------
+
+
+def test_report_has_the_league_table_and_its_chart(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """Two real defense-basket codes (batteries: graphite 250410, cobalt oxides
+    282200) so the report's basket finds the flows."""
+    codes = {"111111": "250410", "222222": "282200"}
+    flows = {(codes[k], e, m): v for (k, e, m), v in FLOWS.items()}
+    _store(db_path, flows)
+    with Store(db_path, read_only=True) as store:
+        data = report.build_report(store, importer="USA", coalitions=True)
+    league = data.tables["coalitions"]
+    want = league_table(
+        _basket(flows), {"quad": ("AUS", "IND", "JPN", "USA")}, Settings()
+    )
+    got = league.filter(pl.col("coalition") == "quad")
+    for key in ("import_value_usd", "import_price_change_pct", "diverted_share"):
+        assert got[key].item() == pytest.approx(want[key].item(), rel=1e-12)
+    out = tmp_path / "report"
+    report.write_report(data, out)
+    written = pq.read_table(out / "coalitions.parquet").to_pylist()
+    assert [r["coalition"] for r in written] == league["coalition"].to_list()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="coalition-league"' in page
+    start = page.index('id="spec-coalition-league">') + len(
+        'id="spec-coalition-league">'
+    )
+    spec = json.loads(page[start : page.index("</script>", start)])
+    (values,) = spec["datasets"].values()  # altair names its one inline dataset
+    labels = [v["label"] for v in values]
+    ranked = league.filter(pl.col("rank").is_not_null())
+    assert labels[: ranked.height] == [
+        f"{r}. {c}" for r, c in ranked.select("rank", "coalition").iter_rows()
+    ]
+
+
+def test_report_without_basket_trade_says_so(db_path: Path) -> None:
+    _store(db_path)  # products outside the industry map
+    with Store(db_path, read_only=True) as store:
+        data = report.build_report(store, coalitions=True)
+    assert "coalitions" not in data.tables
+    assert any(n.startswith("No coalition league table:") for n in data.notes)

@@ -46,6 +46,14 @@ def report(
         typer.Option("--scenario", help="Scenario TOML file (repeatable)."),
     ] = None,
     concern: Annotated[str, typer.Option(help="Registry group of concern.")] = "prc",
+    coalitions: Annotated[
+        bool,
+        typer.Option(
+            "--coalitions",
+            help="Add the coalition league table: every alliance and partnership "
+            "banning the concern's supply of the defense basket.",
+        ),
+    ] = False,
 ) -> None:
     """Write the analyst report: Parquet tables with provenance and report.html.
 
@@ -56,6 +64,8 @@ def report(
       friendshore report --importer USA --year 2022 --out report/
 
       friendshore report --bloc eu --scenario data/scenarios/eu-magnets.toml --out eu/
+
+      friendshore report --importer USA --coalitions --out report/
     """
     with state(ctx).open_store(read_only=True) as store:
         data = report_lib.build_report(
@@ -65,6 +75,7 @@ def report(
             year=year,
             scenarios=scenario or (),
             concern=concern,
+            coalitions=coalitions,
         )
     written = report_lib.write_report(data, out)
     emit(

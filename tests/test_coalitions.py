@@ -19,6 +19,7 @@ import pytest
 from friendshore import report
 from friendshore.errors import ParameterError, UnknownNameError
 from friendshore.registry import load_registry
+from friendshore.scenarios import coalitions
 from friendshore.scenarios.coalitions import (
     SKIP_CONCERN,
     SKIP_NO_TRADE,
@@ -313,7 +314,13 @@ def test_a_tariff_of_zero_is_the_baseline() -> None:
 # -- partner suggestions -------------------------------------------------------------------
 
 
-def test_partners_match_the_reference_and_rank_by_the_reduction() -> None:
+@pytest.mark.parametrize("subset_share", [0.0, 1.0])
+def test_partners_match_the_reference_and_rank_by_the_reduction(
+    monkeypatch: pytest.MonkeyPatch, subset_share: float
+) -> None:
+    """Both routes: every candidate on the whole basket (0.0), or on the products
+    its joining changes only (1.0)."""
+    monkeypatch.setattr(coalitions, "SUBSET_SHARE", subset_share)
     members = COALITIONS["west"]
     table = partner_table(
         _basket(),
@@ -364,6 +371,23 @@ def test_partners_match_the_reference_and_rank_by_the_reduction() -> None:
     # KOR brings capacity in both products and helps; the pure importers cost.
     assert ran["candidate"][0] == "KOR" and reductions[0] > 0 > reductions[-1]
     assert ran["rank"].to_list() == list(range(1, ran.height + 1))
+
+
+def test_a_candidate_changing_one_product_keeps_the_other_as_it_was() -> None:
+    """GBR imports only 111111 and exports nothing: joining "asia" re-solves that
+    product alone; the figures still equal the reference's whole solve."""
+    members = COALITIONS["asia"]
+    row = (
+        partner_table(_basket(), "asia", members, SETTINGS, candidates=["GBR"])
+        .filter(pl.col("candidate") == "GBR")
+        .row(0, named=True)
+    )
+    joined = set(members) | {"GBR"}
+    mine = _reference(joined, joined, report=set(members))
+    for key in ("import_price_change_pct", "consumer_surplus_change_usd"):
+        assert _close(row[key], mine[key]), key
+    own = _reference(joined, joined, report={"GBR"})
+    assert _close(row["candidate_price_change_pct"], own["import_price_change_pct"])
 
 
 def test_every_candidate_outside_is_considered_by_default() -> None:

@@ -84,6 +84,9 @@ DEFAULT_CAPACITY_EXPANSION = 0.25
 # joins brings its suppliers), or every supplier but the concern and the foreign
 # adversaries (the scenario files' default).
 EligibleMode = Literal["members", "all"]
+# A candidate that changes more than this share of the products is solved on the
+# whole basket (cutting out a subset of markets then costs more than it saves).
+SUBSET_SHARE = 0.5
 # Largest market-clearing residual (share of a market) accepted from the solver.
 MAX_RESIDUAL = 1e-6
 
@@ -717,8 +720,12 @@ def partner_table(
             hit |= flow_e == ci
         changed = np.unique(flow_k[hit])
         base_cand = _set_sums(base_t, cand_c)
-        if len(changed):
+        if len(changed) > SUBSET_SHARE * len(mk.products):
+            changed = np.arange(len(mk.products))  # cheaper than cutting a subset
+            sub = mk
+        elif len(changed):
             sub = _subset(mk, np.isin(flow_k, changed))
+        if len(changed):
             joined = member_set | {cand}
             sol = _solve(sub, basket.policy(joined, settings, cand), settings)
             t = _terms(sol, sub.country_mask(basket.concern_members), eta)

@@ -47,6 +47,7 @@ bench: dev
 ## make bench-smoke: the suite at scale 0.01 in under a minute; fails on errors and wrong answers, not timing
 bench-smoke: dev
 	$(BIN)/python -m benchmarks.run --smoke
+	$(BIN)/python -m benchmarks.coalitions --smoke
 
 ## make bench-check: fail when a ratio in latest.json regressed > 25 % against benchmarks/baseline.json
 bench-check: dev

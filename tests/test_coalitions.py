@@ -626,3 +626,31 @@ def test_report_without_basket_trade_says_so(db_path: Path) -> None:
         data = report.build_report(store, coalitions=True)
     assert "coalitions" not in data.tables
     assert any(n.startswith("No coalition league table:") for n in data.notes)
+
+
+def test_cli_json_is_strict_json_when_a_member_is_cut_off(
+    db_path: Path, groups_file: Path
+) -> None:
+    """BRA buys 333333 only from CHN: banned, its price index is unbounded; JSON
+    has no infinity, so the figure is null there and cut_off_usd says why."""
+    _store(db_path, {**FLOWS, ("333333", "CHN", "BRA"): 1_000.0})
+    res = run_cli(
+        "coalitions", "--hs", "111111", "--hs", "333333", "--registry", groups_file,
+        "--groups", "south", "--format", "json", db=db_path,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    (row,) = json.loads(res.stdout, parse_constant=_no_constants)
+    assert row["import_price_change_pct"] is None
+    assert row["cut_off_usd"] == 1_000.0
+    assert row["supplied_price_change_pct"] > 0
+    csv = run_cli(
+        "coalitions", "--hs", "111111", "--hs", "333333", "--registry", groups_file,
+        "--groups", "south", "--format", "csv", db=db_path,
+    )  # fmt: skip
+    assert (
+        pl.read_csv(io.StringIO(csv.stdout))["import_price_change_pct"][0] == math.inf
+    )
+
+
+def _no_constants(name: str) -> None:
+    raise AssertionError(f"not strict JSON: {name}")

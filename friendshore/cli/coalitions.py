@@ -239,7 +239,7 @@ def coalitions(
             ),
             _LEAGUE_HEADERS,
         )
-    emit(table, fmt, out, title="coalitions", metadata=meta)
+    emit(_finite_for_json(table, fmt), fmt, out, title="coalitions", metadata=meta)
 
 
 # The terminal table: the figures that rank, under headers that fit 100 columns
@@ -266,6 +266,18 @@ _PARTNER_HEADERS = {
     "candidate_price_change_pct": "its price % in",
     "candidate_price_change_outside_pct": "its price % out",
 }
+
+
+def _finite_for_json(df: pl.DataFrame, fmt: Format) -> pl.DataFrame:
+    """JSON has no infinity: an unbounded price rise is null there (its
+    ``cut_off_usd`` says why); the other formats keep ``inf``."""
+    if fmt is not Format.json:
+        return df
+    return df.with_columns(
+        pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c)
+        for c, t in df.schema.items()
+        if t == pl.Float64
+    )
 
 
 def _display(df: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
@@ -398,7 +410,7 @@ def partners_suggest(
     if fmt is Format.table:
         shown = _display(shown, _PARTNER_HEADERS)
     emit(
-        shown,
+        _finite_for_json(shown, fmt),
         fmt,
         out,
         title=f"partners for {coalition}",

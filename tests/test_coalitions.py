@@ -434,6 +434,8 @@ members = ["IND", "JPN", "KOR"]
 members = ["BRA", "IND"]
 [groups.with-china]
 members = ["USA", "CHN"]
+[groups.nordic]
+members = ["ISL", "NOR"]
 """
 
 
@@ -654,3 +656,18 @@ def test_cli_json_is_strict_json_when_a_member_is_cut_off(
 
 def _no_constants(name: str) -> None:
     raise AssertionError(f"not strict JSON: {name}")
+
+
+def test_cli_a_coalition_without_trade_is_named_on_stderr(
+    db_path: Path, groups_file: Path
+) -> None:
+    _store(db_path)
+    res = run_cli(
+        "coalitions", "--hs", "111111", "--registry", groups_file,
+        "--groups", "west", "nordic", "--format", "csv", db=db_path,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    assert "no member of nordic imports HS 111111 (HS2017) in 2022" in res.stderr
+    got = pl.read_csv(io.StringIO(res.stdout))
+    assert got["coalition"].to_list() == ["west", "nordic"]
+    assert got["rank"].to_list() == [1, None]

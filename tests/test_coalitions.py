@@ -671,3 +671,27 @@ def test_cli_a_coalition_without_trade_is_named_on_stderr(
     got = pl.read_csv(io.StringIO(res.stdout))
     assert got["coalition"].to_list() == ["west", "nordic"]
     assert got["rank"].to_list() == [1, None]
+
+
+@pytest.mark.slow
+def test_the_league_chart_draws_in_a_browser_on_bundled_data(tmp_path: Path) -> None:
+    """report --coalitions on the bundled Comtrade records, opened offline in
+    headless Chromium: the league chart draws bars and logs no error."""
+    from friendshore import sources
+
+    from .conftest import SOURCES
+    from .test_report_browser import Charts, chromium, console_lines
+
+    with Store(tmp_path / "store.duckdb") as store:
+        sources.load(store, "comtrade", sorted((SOURCES / "comtrade").glob("*.csv")))
+        data = report.build_report(store, importer="USA", coalitions=True)
+    assert data.tables["coalitions"].height >= 8
+    out = tmp_path / "report"
+    report.write_report(data, out)
+    run = chromium(tmp_path / "profile", "--dump-dom", (out / "report.html").as_uri())
+    dom = Charts()
+    dom.feed(run.stdout)
+    attrs = dom.charts["spec-coalition-league"]
+    assert attrs.get("data-rendered") == "true", attrs.get("data-error")
+    assert dom.marks.get("spec-coalition-league", 0) > 0
+    assert console_lines(run.stderr) == []

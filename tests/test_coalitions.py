@@ -37,36 +37,37 @@ from .conftest import run_cli
 SIGMA, ETA, EPS, EXPANSION = 3.0, 0.5, 1.0, 0.5
 CONCERN = ("CHN",)
 
-# Two products; CHN sells to every importer. Values in USD.
+# Two real products of the batteries basket (graphite 250410, cobalt oxides 282200);
+# CHN sells to every importer. Values in USD.
 FLOWS: dict[tuple[str, str, str], float] = {
-    # product 111111
-    ("111111", "CHN", "USA"): 60_000.0,
-    ("111111", "CHN", "FRA"): 40_000.0,
-    ("111111", "CHN", "IND"): 25_000.0,
-    ("111111", "CHN", "BRA"): 15_000.0,
-    ("111111", "DEU", "USA"): 10_000.0,
-    ("111111", "DEU", "FRA"): 20_000.0,
-    ("111111", "DEU", "IND"): 5_000.0,
-    ("111111", "JPN", "USA"): 30_000.0,
-    ("111111", "JPN", "IND"): 8_000.0,
-    ("111111", "KOR", "FRA"): 12_000.0,
-    ("111111", "KOR", "BRA"): 9_000.0,
-    ("111111", "USA", "GBR"): 14_000.0,
-    ("111111", "CHN", "GBR"): 11_000.0,
-    ("111111", "CHN", "KOR"): 7_000.0,
-    ("111111", "DEU", "KOR"): 3_000.0,
-    # product 222222
-    ("222222", "CHN", "DEU"): 50_000.0,
-    ("222222", "CHN", "JPN"): 35_000.0,
-    ("222222", "CHN", "BRA"): 20_000.0,
-    ("222222", "USA", "DEU"): 15_000.0,
-    ("222222", "USA", "JPN"): 5_000.0,
-    ("222222", "KOR", "JPN"): 25_000.0,
-    ("222222", "KOR", "DEU"): 10_000.0,
-    ("222222", "FRA", "BRA"): 6_000.0,
-    ("222222", "FRA", "DEU"): 4_000.0,
-    ("222222", "IND", "USA"): 18_000.0,
-    ("222222", "CHN", "USA"): 22_000.0,
+    # product 250410
+    ("250410", "CHN", "USA"): 60_000.0,
+    ("250410", "CHN", "FRA"): 40_000.0,
+    ("250410", "CHN", "IND"): 25_000.0,
+    ("250410", "CHN", "BRA"): 15_000.0,
+    ("250410", "DEU", "USA"): 10_000.0,
+    ("250410", "DEU", "FRA"): 20_000.0,
+    ("250410", "DEU", "IND"): 5_000.0,
+    ("250410", "JPN", "USA"): 30_000.0,
+    ("250410", "JPN", "IND"): 8_000.0,
+    ("250410", "KOR", "FRA"): 12_000.0,
+    ("250410", "KOR", "BRA"): 9_000.0,
+    ("250410", "USA", "GBR"): 14_000.0,
+    ("250410", "CHN", "GBR"): 11_000.0,
+    ("250410", "CHN", "KOR"): 7_000.0,
+    ("250410", "DEU", "KOR"): 3_000.0,
+    # product 282200
+    ("282200", "CHN", "DEU"): 50_000.0,
+    ("282200", "CHN", "JPN"): 35_000.0,
+    ("282200", "CHN", "BRA"): 20_000.0,
+    ("282200", "USA", "DEU"): 15_000.0,
+    ("282200", "USA", "JPN"): 5_000.0,
+    ("282200", "KOR", "JPN"): 25_000.0,
+    ("282200", "KOR", "DEU"): 10_000.0,
+    ("282200", "FRA", "BRA"): 6_000.0,
+    ("282200", "FRA", "DEU"): 4_000.0,
+    ("282200", "IND", "USA"): 18_000.0,
+    ("282200", "CHN", "USA"): 22_000.0,
 }
 
 COALITIONS = {
@@ -374,7 +375,7 @@ def test_partners_match_the_reference_and_rank_by_the_reduction(
 
 
 def test_a_candidate_changing_one_product_keeps_the_other_as_it_was() -> None:
-    """GBR imports only 111111 and exports nothing: joining "asia" re-solves that
+    """GBR imports only 250410 and exports nothing: joining "asia" re-solves that
     product alone; the figures still equal the reference's whole solve."""
     members = COALITIONS["asia"]
     row = (
@@ -491,7 +492,7 @@ def test_cli_league_table_equals_the_reference(
     db_path: Path, groups_file: Path
 ) -> None:
     _store(db_path)
-    hs = ["--hs", "111111", "--hs", "222222"]
+    hs = ["--hs", "250410", "--hs", "282200"]
     res = run_cli(
         "coalitions", *hs, "--year", "2022", "--registry", groups_file,
         "--groups", "west", "asia", "south", *MODEL, "--format", "json",
@@ -518,15 +519,15 @@ def test_cli_partners_suggest_ranks_and_names_the_skipped(
 ) -> None:
     _store(db_path)
     res = run_cli(
-        "partners", "suggest", "--coalition", "west", "--hs", "111111",
-        "--hs", "222222", "--registry", groups_file, *MODEL, "--top", "2",
+        "partners", "suggest", "--coalition", "west", "--hs", "250410",
+        "--hs", "282200", "--registry", groups_file, *MODEL, "--top", "2",
         "--format", "csv", db=db_path,
     )  # fmt: skip
     assert res.exit_code == 0, res.stderr
     got = pl.read_csv(io.StringIO(res.stdout))
     assert got.height == 2 and got["rank"].to_list() == [1, 2]
     assert "members of the concern group: CHN, HKG, MAC" in res.stderr
-    assert "no trade in HS 111111, 222222" in res.stderr
+    assert "no trade in HS 250410, 282200" in res.stderr
     assert "west alone: members' import price" in res.stderr
     api = partner_table(_basket(), "west", COALITIONS["west"], SETTINGS)
     best = api.filter(pl.col("rank") <= 2)
@@ -536,26 +537,27 @@ def test_cli_partners_suggest_ranks_and_names_the_skipped(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["coalitions", "--hs", "111111", "--groups", "qaud"], "Did you mean 'quad'?"),
+        (["coalitions", "--hs", "250410", "--groups", "qaud"], "Did you mean 'quad'?"),
         (
-            ["coalitions", "--hs", "111111", "--groups", "with-china"],
+            ["coalitions", "--hs", "250410", "--groups", "with-china"],
             "--groups with-china: the coalition contains the concern (CHN, prc)",
         ),
-        (["coalitions", "--hs", "111111", "--groups", "prc"], "group of concern"),
+        (["coalitions", "--hs", "250410", "--groups", "prc"], "group of concern"),
         (
-            ["coalitions", "--hs", "999999", "--groups", "west"],
-            "HS 999999 (HS2017) in 2022: no trade flows matched",
+            ["coalitions", "--hs", "811292", "--groups", "west"],
+            "HS 811292 (HS2017) in 2022: no trade flows matched",
         ),
         (
-            ["partners", "suggest", "--coalition", "west", "--hs", "999999"],
+            ["partners", "suggest", "--coalition", "west", "--hs", "811292"],
             "no trade flows matched",
         ),
         (
-            ["partners", "suggest", "--coalition", "wset", "--hs", "111111"],
+            ["partners", "suggest", "--coalition", "wset", "--hs", "250410"],
             "Did you mean 'west'?",
         ),
-        (["coalitions", "--hs", "111111", "--substitution", "1"], "substitution"),
+        (["coalitions", "--hs", "250410", "--substitution", "1"], "substitution"),
         (["coalitions", "--groups", "west"], "give --industry or --hs"),
+        (["coalitions", "--hs", "999999"], "unknown HS6 code '999999'"),
         (["coalitions", "--industry", "batteris"], "Did you mean 'batteries'?"),
     ],
 )
@@ -575,7 +577,7 @@ def test_cli_parquet_carries_provenance(
     _store(db_path)
     out = tmp_path / "league.parquet"
     res = run_cli(
-        "coalitions", "--hs", "111111", "--registry", groups_file,
+        "coalitions", "--hs", "250410", "--registry", groups_file,
         "--groups", "west", "--format", "parquet", "--out", out, db=db_path,
     )  # fmt: skip
     assert res.exit_code == 0, res.stderr
@@ -590,10 +592,9 @@ def test_cli_parquet_carries_provenance(
 def test_report_has_the_league_table_and_its_chart(
     db_path: Path, tmp_path: Path
 ) -> None:
-    """Two real defense-basket codes (batteries: graphite 250410, cobalt oxides
-    282200) so the report's basket finds the flows."""
-    codes = {"111111": "250410", "222222": "282200"}
-    flows = {(codes[k], e, m): v for (k, e, m), v in FLOWS.items()}
+    """The fixture's codes are defense-basket inputs (batteries: graphite 250410,
+    cobalt oxides 282200), so the report's basket finds the flows."""
+    flows = FLOWS
     _store(db_path, flows)
     with Store(db_path, read_only=True) as store:
         data = report.build_report(store, importer="USA", coalitions=True)
@@ -623,7 +624,7 @@ def test_report_has_the_league_table_and_its_chart(
 
 
 def test_report_without_basket_trade_says_so(db_path: Path) -> None:
-    _store(db_path)  # products outside the industry map
+    _store(db_path, {("010121", "CHN", "USA"): 1.0})  # horses: no defense input
     with Store(db_path, read_only=True) as store:
         data = report.build_report(store, coalitions=True)
     assert "coalitions" not in data.tables
@@ -633,11 +634,11 @@ def test_report_without_basket_trade_says_so(db_path: Path) -> None:
 def test_cli_json_is_strict_json_when_a_member_is_cut_off(
     db_path: Path, groups_file: Path
 ) -> None:
-    """BRA buys 333333 only from CHN: banned, its price index is unbounded; JSON
+    """BRA buys 260500 only from CHN: banned, its price index is unbounded; JSON
     has no infinity, so the figure is null there and cut_off_usd says why."""
-    _store(db_path, {**FLOWS, ("333333", "CHN", "BRA"): 1_000.0})
+    _store(db_path, {**FLOWS, ("260500", "CHN", "BRA"): 1_000.0})
     res = run_cli(
-        "coalitions", "--hs", "111111", "--hs", "333333", "--registry", groups_file,
+        "coalitions", "--hs", "250410", "--hs", "260500", "--registry", groups_file,
         "--groups", "south", "--format", "json", db=db_path,
     )  # fmt: skip
     assert res.exit_code == 0, res.stderr
@@ -646,7 +647,7 @@ def test_cli_json_is_strict_json_when_a_member_is_cut_off(
     assert row["cut_off_usd"] == 1_000.0
     assert row["supplied_price_change_pct"] > 0
     csv = run_cli(
-        "coalitions", "--hs", "111111", "--hs", "333333", "--registry", groups_file,
+        "coalitions", "--hs", "250410", "--hs", "260500", "--registry", groups_file,
         "--groups", "south", "--format", "csv", db=db_path,
     )  # fmt: skip
     assert (
@@ -663,11 +664,11 @@ def test_cli_a_coalition_without_trade_is_named_on_stderr(
 ) -> None:
     _store(db_path)
     res = run_cli(
-        "coalitions", "--hs", "111111", "--registry", groups_file,
+        "coalitions", "--hs", "250410", "--registry", groups_file,
         "--groups", "west", "nordic", "--format", "csv", db=db_path,
     )  # fmt: skip
     assert res.exit_code == 0, res.stderr
-    assert "no member of nordic imports HS 111111 (HS2017) in 2022" in res.stderr
+    assert "no member of nordic imports HS 250410 (HS2017) in 2022" in res.stderr
     got = pl.read_csv(io.StringIO(res.stdout))
     assert got["coalition"].to_list() == ["west", "nordic"]
     assert got["rank"].to_list() == [1, None]
@@ -695,3 +696,33 @@ def test_the_league_chart_draws_in_a_browser_on_bundled_data(tmp_path: Path) -> 
     assert attrs.get("data-rendered") == "true", attrs.get("data-error")
     assert dom.marks.get("spec-coalition-league", 0) > 0
     assert console_lines(run.stderr) == []
+
+
+def test_cli_a_coalition_of_one_equals_friendshore_simulate(
+    db_path: Path, groups_file: Path
+) -> None:
+    """The same ban through both commands, at the defaults both share (every
+    country but the concern may add capacity: --eligible all)."""
+    _store(db_path)
+    hs = ["--hs", "250410", "--hs", "282200"]
+    sim = run_cli(
+        "simulate", "--importer", "USA", *hs, "--policy", "ban", "--level",
+        "industry", "--format", "json", db=db_path,
+    )  # fmt: skip
+    assert sim.exit_code == 0, sim.stderr
+    (want,) = json.loads(sim.stdout)
+    got = run_cli(
+        "coalitions", *hs, "--groups", "USA", "--eligible", "all", "--format",
+        "json", db=db_path,
+    )  # fmt: skip
+    assert got.exit_code == 0, got.stderr
+    (row,) = json.loads(got.stdout)
+    for key in (
+        "import_value_usd",
+        "import_price_change_pct",
+        "import_quantity_change_pct",
+        "consumer_surplus_change_usd",
+        "concern_share",
+        "scenario_concern_share",
+    ):
+        assert row[key] == pytest.approx(want[key], rel=1e-9), key

@@ -46,7 +46,7 @@ class PolicyName(StrEnum):
 
 
 _M = "Model"  # help panel of the policy and elasticities
-_D = Elasticities()
+_D = lib.Settings().elasticities
 
 ConcernOpt = Annotated[
     str, typer.Option(help="Registry group of concern (members as of the year).")
@@ -97,7 +97,7 @@ EligibleOpt = Annotated[
     EligibleName,
     typer.Option(
         help="Who may add capacity: the coalition's members (a partner that joins "
-        "brings its suppliers), or all suppliers but the concern and the foreign "
+        "brings its suppliers), or every country but the concern and the foreign "
         "adversaries.",
         rich_help_panel=_M,
     ),

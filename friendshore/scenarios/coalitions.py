@@ -19,7 +19,8 @@ coalition's own equilibrium, so only the changed products are solved again.
 Who may add capacity (``Settings.eligible``): by default the coalition's own
 members (friend-shoring: each may expand its exports by ``capacity_expansion``,
 so a partner that joins brings its suppliers); with ``all``, every supplier but
-the concern and the foreign adversaries, as in the scenario files. Everyone
+the concern and the foreign adversaries (named countries: a residual area such as
+XRW is an unknown partner), as in the scenario files. Everyone
 else supplies at most its baseline exports.
 
 Figures per coalition (members ``S``, over the basket's products):
@@ -62,6 +63,13 @@ from friendshore.flow_selection import FlowSelection, select_flows
 from friendshore.industries import IndustryMap, load_industries
 from friendshore.registry import Registry, load_registry
 
+from .model import (
+    DEFAULT_CAPACITY_EXPANSION,
+    DEFAULT_DEMAND,
+    DEFAULT_SUBSTITUTION,
+    DEFAULT_SUPPLY,
+    hs6_codes,
+)
 from .solver import (
     Elasticities,
     Markets,
@@ -78,7 +86,6 @@ if TYPE_CHECKING:
 DEFAULT_CONCERN = "prc"
 ADVERSARIES = "foreign-adversaries"  # never eligible by default (DESIGN.md)
 COALITION_KINDS = ("alliance", "partnership")  # the default league's groups
-DEFAULT_CAPACITY_EXPANSION = 0.25
 
 # Who may add capacity: the coalition's members (friend-shoring; a partner that
 # joins brings its suppliers), or every supplier but the concern and the foreign
@@ -104,13 +111,18 @@ class Settings:
     baseline exports each eligible supplier can add; ``eligible``: ``members``
     (the coalition's own suppliers, so a partner that joins brings its
     capacity) or ``all`` (every supplier but the concern and the foreign
-    adversaries). The others supply at most their baseline exports.
+    adversaries). The others supply at most their baseline exports. Defaults
+    are the scenario files' (:mod:`friendshore.scenarios.model`, with sources).
     """
 
     policy: PolicyKind = "ban"
     tariff: float = 0.0
     max_concern_share: float = 0.0
-    elasticities: Elasticities = field(default_factory=Elasticities)
+    elasticities: Elasticities = field(
+        default_factory=lambda: Elasticities(
+            DEFAULT_SUBSTITUTION, DEFAULT_DEMAND, DEFAULT_SUPPLY
+        )
+    )
     capacity_expansion: float = DEFAULT_CAPACITY_EXPANSION
     eligible: EligibleMode = "members"
 
@@ -166,9 +178,13 @@ class Basket:
         markets = Markets.from_frame(flows)
         concern_set = frozenset(concern_members)
         excluded = concern_set | frozenset(adversaries)
-        # DESIGN.md: every supplier in neither the concern group nor the foreign
-        # adversaries (residual areas too: many small unnamed suppliers).
-        eligible = frozenset(str(c) for c in markets.countries if c not in excluded)
+        # As the scenario files: every country in neither the concern group nor
+        # the foreign adversaries; residual areas (XRW, X…) are unknown partners.
+        eligible = frozenset(
+            str(c)
+            for c in markets.countries
+            if c not in excluded and _is_country(str(c))
+        )
         return cls(markets, year, label, concern, concern_set, eligible)
 
     @property
@@ -232,8 +248,9 @@ def load_basket(
     Raises
     ------
     ParameterError
-        Both or neither of industry and hs, an HS code that is not six digits, a
-        year the store lacks, a basket with no trade in the year.
+        Both or neither of industry and hs, an HS code that is not an HS2017 or
+        HS2022 subheading, a year the store lacks, a basket with no trade in the
+        year.
     UnknownNameError
         An unknown industry or concern group (with a did-you-mean).
     """
@@ -260,11 +277,18 @@ def load_basket(
         bad = [c for c in hs or () if not (len(c) == 6 and c.isdigit())]
         if bad:
             raise ParameterError(f"--hs {bad[0]!r}: expected a six-digit HS code")
+        known = hs6_codes()
+        if unknown := [c for c in hs or () if c not in known]:
+            raise ParameterError(
+                f"--hs: unknown HS6 code {unknown[0]!r} (not in HS2017/HS2022)"
+            )
         products = sorted(set(hs or ()))
         label = "HS " + ", ".join(products)
+    # The scenario engine's own baseline query: every flow of the products.
     flows = store.pl(
-        query_sql("coalition_markets"), selection.params() | {"hs": products}
-    )
+        query_sql("simulate_flows"),
+        selection.params() | {"all_hs": False, "hs": products},
+    ).select("hs6", "exporter", "importer", "value_usd")
     where = f"{label} ({revision}) in {year}"
     if flows.height == 0:
         raise ParameterError(

@@ -557,7 +557,7 @@ def test_cli_partners_suggest_ranks_and_names_the_skipped(
         ),
         (["coalitions", "--hs", "250410", "--substitution", "1"], "substitution"),
         (["coalitions", "--groups", "west"], "give --industry or --hs"),
-        (["coalitions", "--hs", "999999"], "unknown HS6 code '999999'"),
+        (["coalitions", "--hs", "000000"], "unknown HS6 code '000000'"),
         (["coalitions", "--industry", "batteris"], "Did you mean 'batteries'?"),
     ],
 )

@@ -70,6 +70,7 @@ from .model import (
     DEFAULT_SUPPLY,
     hs6_codes,
 )
+from .simulate import _is_country  # the scenario engine's one rule (issue 14)
 from .solver import (
     Elasticities,
     Markets,
@@ -209,12 +210,6 @@ class Basket:
             eligible=eligible - self.concern_members,
             capacity_expansion=settings.capacity_expansion,
         )
-
-
-def _is_country(code: str) -> bool:
-    """A country (not a residual area such as XRW or X899, not an aggregate)."""
-    entry = countries.lookup(code)
-    return entry is not None and entry.kind == "country"
 
 
 # -- the baseline from the store ------------------------------------------------------
@@ -709,9 +704,7 @@ def partner_table(
             f"coalition {coalition} contains the concern ({', '.join(both)})"
         )
     if candidates is None:
-        candidates = sorted(
-            c for c, _, kind in countries.table_rows() if kind == "country"
-        )
+        candidates = sorted(c for c, _, _ in countries.table_rows() if _is_country(c))
     concern_c = mk.country_mask(basket.concern_members)
     eta = settings.elasticities.demand
     member_c = mk.country_mask(member_set)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -294,8 +295,8 @@ class Solution:
         return pl.DataFrame(
             {
                 "draw": np.repeat(np.arange(d, dtype=np.int32), nm),
-                "product": np.tile(mk.products[mk.m_product], d),
-                "importer": np.tile(mk.countries[mk.m_country], d),
+                "product": _label(mk.products, mk.m_product, d),
+                "importer": _label(mk.countries, mk.m_country, d),
                 "member": self.member,
                 "import_value_usd": np.tile(mk.v, d),
                 "scenario_import_value_usd": np.bincount(fm, paid, minlength=size),
@@ -319,8 +320,8 @@ class Solution:
         return pl.DataFrame(
             {
                 "draw": np.repeat(np.arange(d, dtype=np.int32), nx),
-                "product": np.tile(mk.products[mk.x_product], d),
-                "exporter": np.tile(mk.countries[mk.x_country], d),
+                "product": _label(mk.products, mk.x_product, d),
+                "exporter": _label(mk.countries, mk.x_country, d),
                 "export_value_usd": np.tile(mk.x0, d),
                 "price": self.price,
                 "export_quantity_usd": self.supply,
@@ -337,9 +338,9 @@ class Solution:
         return pl.DataFrame(
             {
                 "draw": np.repeat(np.arange(d, dtype=np.int32), nf),
-                "product": np.tile(mk.products[mk.x_product[mk.flow_x]], d),
-                "exporter": np.tile(mk.countries[mk.x_country[mk.flow_x]], d),
-                "importer": np.tile(mk.countries[mk.m_country[mk.flow_m]], d),
+                "product": _label(mk.products, mk.x_product[mk.flow_x], d),
+                "exporter": _label(mk.countries, mk.x_country[mk.flow_x], d),
+                "importer": _label(mk.countries, mk.m_country[mk.flow_m], d),
                 "value_usd": np.tile(mk.value, d),
                 "tau": self.tau,
                 "quantity_usd": self.quantity,
@@ -413,7 +414,10 @@ def solve(
     sys, where = full, np.arange(full.nx)  # the working system, its x in full
     done = np.zeros(sys.n_k, dtype=bool)
     accel = _Anderson(sys.kx, sys.n_k)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+    with (
+        np.errstate(divide="ignore", over="ignore", invalid="ignore"),
+        _one_blas_thread(),
+    ):
         # Phase 1: diagonal Newton, Anderson-accelerated, over all products.
         while iterations < min(max_iter, _DIAGONAL_ITER):
             ev = sys.evaluate(lp[where])
@@ -449,6 +453,15 @@ def solve(
             f"{float(ev.rel.max(initial=0.0)):.3g} of a market)"
         )
     return full.solution(markets, policy, nd, lp, iterations)
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """BLAS on one thread while solving: the dense phase solves hundreds of small
+    per-product systems, where OpenBLAS's thread hand-off costs more than the
+    arithmetic (3× the whole solve on a busy 2-core machine)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
 
 
 _DIAGONAL_ITER = 40  # then the stubborn products get a full Newton
@@ -812,8 +825,9 @@ class _Blocks:
             s = np.zeros((len(ex), self.nm[k]))
             dv = ev.dem_val[ex]
             inv = np.where(dv > 0, 1.0 / np.where(dv > 0, dv, 1.0), 0.0)
-            np.add.at(u, (xi, mi), ev.pm[idx] * ev.c[sys.fm[idx]] * inv[xi])
-            np.add.at(s, (xi, mi), ev.shr[idx])
+            # one flow per (exporter, importer) of a product: plain assignment
+            u[xi, mi] = ev.pm[idx] * ev.c[sys.fm[idx]] * inv[xi]
+            s[xi, mi] = ev.shr[idx]
             jac = u @ s.T
             diag = sys.sig_x[ex] + np.where(ev.capped[ex], 0.0, sys.eps_x[ex])
             jac[np.diag_indices_from(jac)] -= diag
@@ -894,6 +908,16 @@ def _tile_index(idx: np.ndarray, size: int, n: int) -> np.ndarray:
     if n == 1:
         return idx
     return (idx[None, :] + (np.arange(n) * size)[:, None]).ravel()
+
+
+def _label(labels: np.ndarray, codes: np.ndarray, n: int) -> pl.Series:
+    """``labels[codes]`` repeated for ``n`` draws, as a polars String column.
+
+    A gather from the few labels, not a numpy array of strings: turning a numpy
+    str array of every flow into a polars column costs more than the solve.
+    """
+    idx = np.tile(codes, n) if n > 1 else codes
+    return pl.Series(labels.tolist(), dtype=pl.String).gather(idx)
 
 
 def _codes(values: pl.Series, labels: pl.Series) -> np.ndarray:

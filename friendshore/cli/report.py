@@ -67,6 +67,7 @@ def report(
       friendshore report --importer USA --coalitions --out report/
     """
     from friendshore import report as report_lib  # altair: only when used
+
     with state(ctx).open_store(read_only=True) as store:
         data = report_lib.build_report(
             store,
@@ -165,6 +166,7 @@ def query_run(
       friendshore query run NAME --param year=2022 --param importer=USA
     """
     from friendshore import report as report_lib  # altair: only when used
+
     params = _parse_params(param or [])
     queries.catalogue().get(name).bind(params)  # name and params first, then the store
     with state(ctx).open_store(read_only=True) as store:

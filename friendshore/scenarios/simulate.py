@@ -328,7 +328,7 @@ def importer_table(
 ) -> pl.DataFrame:
     """One row per draw × coalition member × product (DESIGN.md result names)."""
     eta = _per_draw(sol, sc, "demand")
-    flows = _flow_frame(sol, units).filter(pl.col("member"))
+    flows = _flow_frame(sol, units)
     named = pl.col("exporter").is_in(
         [str(c) for c in sol.markets.countries if _is_country(str(c))]
     )
@@ -435,14 +435,13 @@ def _per_draw(sol: Solution, sc: Scenario, which: str) -> pl.DataFrame:
 
 
 def _flow_frame(sol: Solution, units: pl.DataFrame | None) -> pl.DataFrame:
-    """Per draw and flow: member, value at baseline and scenario prices, tonnes."""
-    fl = sol.flows()
-    coalition = sorted(sol.policy.coalition)
+    """Per draw and flow into a coalition member: value at baseline and scenario
+    prices, tonnes (the other flows are cut before any frame is built)."""
+    fl = _member_flows(sol)
     concern = sorted(sol.policy.concern)
     paid = pl.col("tau").fill_nan(1.0)
     paid = pl.when(paid.is_infinite()).then(1.0).otherwise(paid)
     fl = fl.with_columns(
-        pl.col("importer").is_in(coalition).alias("member"),
         (paid * pl.col("price") * pl.col("quantity_usd")).alias("paid"),
     ).with_columns(
         pl.when(pl.col("exporter").is_in(concern))
@@ -465,6 +464,33 @@ def _flow_frame(sol: Solution, units: pl.DataFrame | None) -> pl.DataFrame:
     return fl.with_columns(
         (pl.col("value_usd") / pl.col("unit_value")).alias("import_t"),
         (pl.col("quantity_usd") / pl.col("unit_value")).alias("scenario_import_t"),
+    )
+
+
+def _member_flows(sol: Solution) -> pl.DataFrame:
+    """:meth:`Solution.flows` restricted to flows into coalition members."""
+    mk = sol.markets
+    nf, nx, d = mk.n_flows, len(mk.x0), sol.draws
+    member_c = mk.country_mask(sol.policy.coalition)
+    keep = np.flatnonzero(member_c[mk.m_country[mk.flow_m]])  # same in every draw
+    rows = (keep[None, :] + (np.arange(d) * nf)[:, None]).ravel()
+    fx = mk.flow_x[keep]
+    xs = (fx[None, :] + (np.arange(d) * nx)[:, None]).ravel()
+
+    def label(names: np.ndarray, codes: np.ndarray) -> pl.Series:
+        return pl.Series(names.tolist(), dtype=pl.String).gather(np.tile(codes, d))
+
+    return pl.DataFrame(
+        {
+            "draw": np.repeat(np.arange(d, dtype=np.int32), len(keep)),
+            "product": label(mk.products, mk.x_product[fx]),
+            "exporter": label(mk.countries, mk.x_country[fx]),
+            "importer": label(mk.countries, mk.m_country[mk.flow_m[keep]]),
+            "value_usd": np.tile(mk.value[keep], d),
+            "tau": sol.tau[rows],
+            "quantity_usd": sol.quantity[rows],
+            "price": sol.price[xs],
+        }
     )
 
 

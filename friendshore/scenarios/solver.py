@@ -44,7 +44,9 @@ PolicyKind = Literal["ban", "tariff", "cap"]
 
 TOL = 1e-9  # every exporter market clears to this fraction of its baseline exports
 MAX_ITER = 2000
-_MAX_STEP = 2.0  # largest change of a log price in one iteration
+_MAX_STEP = 2.0  # largest change of a log price in one diagonal iteration
+_NEWTON_STEP = 10.0  # in one full Newton step (the line search guards it): a price
+# pushed far off by the diagonal phase comes back in a few steps, not tens
 
 
 class NoEquilibrium(RuntimeError):
@@ -840,7 +842,7 @@ class _Blocks:
                 step = np.linalg.solve(j, rhs)
             except np.linalg.LinAlgError:
                 step = np.linalg.lstsq(j, rhs, rcond=None)[0]
-            dx[ex[lv]] = np.clip(step, -_MAX_STEP, _MAX_STEP)
+            dx[ex[lv]] = np.clip(step, -_NEWTON_STEP, _NEWTON_STEP)
         return dx
 
 

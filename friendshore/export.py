@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from .errors import ExportError
 
@@ -68,20 +67,83 @@ def _atomic(path: Path) -> tuple[int, Path]:
 
 
 def write_parquet(df: pl.DataFrame, path: Path, metadata: Mapping[str, str]) -> Path:
-    """Write ``df`` as zstd Parquet with ``metadata`` in the key-value metadata."""
-    table = df.to_arrow()
-    merged = dict(table.schema.metadata or {})
-    merged.update({k.encode(): v.encode() for k, v in metadata.items()})
-    table = table.replace_schema_metadata(merged)
+    """Write ``df`` as zstd Parquet with ``metadata`` in the key-value metadata.
+
+    Polars' own writer encodes columns in parallel (~1.5-2x faster than pyarrow's
+    on a million-row exposure table). The metadata goes both into the file's
+    key-value metadata (what DuckDB and Spark read) and into the Arrow schema it
+    embeds (what ``pyarrow.parquet.read_schema(...).metadata`` shows).
+    """
     fd, tmp = _atomic(path)
     os.close(fd)
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        schema = arrow_schema(df, metadata)
+        if any(t.is_nested() for t in df.dtypes):
+            # Polars drops the schema's metadata for nested columns: pyarrow writes
+            # those (small) tables.
+            import pyarrow.parquet as pq
+
+            pq.write_table(df.to_arrow().cast(schema), tmp, compression="zstd")
+        else:
+            df.write_parquet(
+                tmp, compression="zstd", metadata=dict(metadata), arrow_schema=schema
+            )
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def write_parquet_frames(
+    frames: Iterable[pl.DataFrame], path: Path, metadata: Mapping[str, str]
+) -> int:
+    """Write frames of one schema as one zstd Parquet file, one at a time; row count.
+
+    For panels too large to hold at once (one frame per year): each frame becomes
+    row groups and is dropped before the next is read, so memory stays that of one
+    frame. Provenance as in :func:`write_parquet`; atomic like it. No frames at
+    all write nothing and return 0.
+    """
+    import pyarrow.parquet as pq
+
+    fd, tmp = _atomic(path)
+    os.close(fd)
+    writer = None
+    rows = 0
+    try:
+        for df in frames:
+            if writer is None:
+                schema = arrow_schema(df, metadata)
+                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+            writer.write_table(df.to_arrow().cast(schema))
+            rows += df.height
+        if writer is None:
+            tmp.unlink(missing_ok=True)
+            return 0
+        writer.close()
+        writer = None
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return rows
+
+
+def arrow_schema(df: pl.DataFrame, metadata: Mapping[str, str]) -> Any:
+    """The Arrow schema of ``df`` carrying ``metadata`` (no data is converted)."""
+    schema = df.head(0).to_arrow().schema
+    merged = dict(schema.metadata or {})
+    merged.update({k.encode(): v.encode() for k, v in metadata.items()})
+    return schema.with_metadata(merged)
 
 
 def write_text(text: str, path: Path) -> Path:

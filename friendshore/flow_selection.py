@@ -16,6 +16,7 @@ table (plus one ``LIMIT 1`` probe per load), never from a scan of the flows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,12 +102,20 @@ def trade_loads(store: Store) -> pl.DataFrame:
     if callable(own):
         return own().cast(_LOAD_SCHEMA)  # type: ignore[no-any-return]
     loads = store.fetchall(
-        """SELECT load_id, source, file_name, years FROM loads
+        """SELECT load_id, source, file_name, years, dataset_key FROM loads
            WHERE target = 'trade_flows' ORDER BY load_id"""
     )
     rows: list[dict[str, Any]] = []
-    for load_id, source, file_name, years in loads:
-        if source == "baci":
+    for load_id, source, file_name, years, dataset_key in loads:
+        if source == "baci" and re.fullmatch(r"HS\d{4}:\d{4}", dataset_key or ""):
+            # A BACI file is one revision throughout, named in its dataset key
+            # (HS2017:2022): no query per load, which a 30-year panel read one
+            # year at a time would pay 30 times per year.
+            rev = dataset_key.split(":")[0]
+            kinds = [
+                (int(y), "baci", rev, "baci") for y in (years or "").split(",") if y
+            ]
+        elif source == "baci":
             # A BACI file is one revision and one basis throughout: one row tells.
             kind = store.fetchall(
                 """SELECT source, hs_revision, basis FROM flows

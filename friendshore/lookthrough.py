@@ -270,7 +270,8 @@ def add_lookthrough(
     table = table.with_columns(pl.col("year").cast(df.schema["year"]))
     has_inputs = pl.col("hs6").is_in(list(targets))
     return (
-        df.join(table, on=_KEYS, how="left")
+        # The exposure rows keep their order (year, importer, hs6).
+        df.join(table, on=_KEYS, how="left", maintain_order="left")
         .with_columns(
             pl.when(has_inputs)
             .then(pl.col("lookthrough_prc_share"))

@@ -3,7 +3,7 @@
 --   each year) summed per supplier first, so a supplier selling to several members
 --   counts once; flows from members excluded unless include_intra. Residual areas
 --   (tier_code 9) count in v only, as in exposure_product. Reads the coded flows
---   table (see friendshore.store).
+--   table (see friendshore.store). Rows come ordered by year, hs6 (as text sorts).
 -- inputs: flows, country_ids, _exposure_tiers, _exposure_members
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   bloc VARCHAR, include_intra BOOLEAN, all_hs BOOLEAN, hs VARCHAR[]
@@ -53,3 +53,4 @@ JOIN country_ids AS c ON c.id = s.exporter_id
 LEFT JOIN _exposure_tiers AS t
     ON t.year = s.year AND t.iso3 = c.iso3
 GROUP BY s.year, s.hs
+ORDER BY s.year, (s.hs % 1000000) * CASE WHEN s.hs < 6000000 THEN 100 ELSE 1 END, s.hs

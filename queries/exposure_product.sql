@@ -11,6 +11,8 @@
 --   else (DESIGN.md): not in v2 (spread thin over many small suppliers), n, the top
 --   supplier or any tier; residual_v is their value (coverage = 1 − residual_v / v).
 --   They are never an importer row.
+--   Rows come ordered by year, importer, hs6 (as text sorts), sorted here on the
+--   coded product key: ~10x cheaper than sorting the named million-row result.
 -- inputs: flows, country_ids
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   importer VARCHAR, all_hs BOOLEAN, hs VARCHAR[], tier_codes TINYINT[],
@@ -58,3 +60,7 @@ FROM sums AS s
 JOIN country_ids AS i ON i.id = s.importer_id
 LEFT JOIN country_ids AS e ON e.id = s.top_id
 WHERE $tier_codes[s.importer_id] <> 9  -- a residual area is no importer
+ORDER BY s.year, importer,
+    -- hs6 in text order from the coded key: the code padded to six digits, then
+    -- the shorter code first
+    (s.hs % 1000000) * CASE WHEN s.hs < 6000000 THEN 100 ELSE 1 END, s.hs

@@ -569,3 +569,37 @@ def test_years_that_are_not_contiguous_skip_the_years_between(store: Store) -> N
     df = product_exposure(store, years=[2019, 2021])
     assert sorted(df["year"].to_list()) == [2019, 2021]
     assert sorted(df["import_value_usd"].to_list()) == [2019.0, 2021.0]
+
+
+def test_rows_come_sorted_by_year_importer_and_hs6_as_text(store: Store) -> None:
+    # Issue 17: the CLI no longer sorts the million rows of an all-importer year;
+    # the library hands them over in key order, four-digit aggregates in text
+    # order among six-digit codes ("010121" < "8505" < "850511" < "8506"), and each
+    # year keeps its own provenance.
+    rng = random.Random(17)
+    importers = ["USA", "DEU", "JPN", "AUS", "FRA", "KOR"]
+    codes = ["850511", "010121", "8505", "8506", "280530", "850520", "720260"]
+    exporters = ["CHN", "HKG", "IND", "BRA"]
+    rows: list[Flow] = []
+    for year in (2021, 2022):
+        for imp in importers:
+            for hs in codes:
+                for exp in rng.sample(exporters, 2):
+                    rows.append((year, exp, imp, hs, rng.uniform(1, 100)))
+    rng.shuffle(rows)
+    insert_flows(store, [r for r in rows if r[0] == 2021], source="comtrade")
+    insert_flows(store, [r for r in rows if r[0] == 2022], load_id=2)
+    keys = ["year", "importer", "hs6"]
+    every = product_exposure(store, years=[2021, 2022], hs=codes)
+    assert every.height == 2 * len(importers) * len(codes)
+    assert every.select(keys).rows() == every.select(keys).sort(keys).rows()
+    assert every.filter(pl.col("year") == 2021)["source"].unique().to_list() == [
+        "comtrade"
+    ]
+    assert every.filter(pl.col("year") == 2022)["source"].unique().to_list() == ["baci"]
+    six = product_exposure(store, years=[2021, 2022], lookthrough=True)
+    assert six.select(keys).rows() == six.select(keys).sort(keys).rows()
+    assert six.height == 2 * len(importers) * 5
+    bloc = product_exposure(store, years=[2021, 2022], bloc="eu", hs=codes)
+    assert bloc.select(keys).rows() == bloc.select(keys).sort(keys).rows()
+    assert bloc.height == 2 * len(codes)

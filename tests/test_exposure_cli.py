@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
@@ -264,3 +265,50 @@ def test_an_empty_result_says_so_on_stderr(cli, flows_db: Path) -> None:  # type
         "exposure", "--importer", "USA", "--hs", "280530", "--year", "2022", "-f", "csv"
     )
     assert r.exit_code == 0 and r.stderr == ""
+
+
+def test_a_panel_of_years_streams_to_parquet_as_the_table_reads(  # type: ignore[no-untyped-def]
+    cli, flows_db: Path, tmp_path: Path
+) -> None:
+    # Issue 17: --years … --format parquet writes a year at a time; the file holds
+    # the rows, order and provenance of the one-piece answer (CSV here).
+    out = tmp_path / "panel.parquet"
+    r = cli("exposure", "--years", "2021:2022", "--format", "parquet", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    assert "(4 rows)" in r.stderr
+    whole = cli("exposure", "--years", "2021:2022", "--format", "csv")
+    want = _csv(whole.stdout)
+    got = pq.read_table(out).to_pylist()
+    keys = ["year", "importer", "hs6", "import_value_usd", "prc_share", "hhi"]
+    assert [tuple(str(g[k]) for k in keys) for g in got] == [
+        tuple(w[k] for k in keys) for w in want
+    ]
+    # 2021 USA 850511: CHN 900 of 1000; 2022 DEU 850511: CHN 10 of 10.
+    assert [(g["year"], g["importer"], g["prc_share"]) for g in got] == [
+        (2021, "USA", 0.9),
+        (2022, "DEU", 1.0),
+        (2022, "USA", 1.0),
+        (2022, "USA", 0.6),
+    ]
+    meta = {k.decode(): v.decode() for k, v in pq.read_schema(out).metadata.items()}
+    assert json.loads(meta["friendshore.params"])["years"] == [2021, 2022]
+    assert meta["friendshore.registry_version"]
+    # A year not loaded fails before anything is written.
+    bad = tmp_path / "bad.parquet"
+    r = cli("exposure", "--years", "2021:2023", "--format", "parquet", "--out", bad)
+    assert r.exit_code == 2 and "2023" in r.stderr and not bad.exists()
+    assert not list(tmp_path.glob(".bad.parquet*"))
+
+
+def test_exposure_by_year_yields_each_year_lazily(flows_db: Path) -> None:
+    from friendshore.exposure import exposure_by_year, product_exposure
+
+    with Store(flows_db, read_only=True) as s:
+        frames = exposure_by_year(s, years=[2021, 2022], importer="USA")
+        first = next(frames)  # a generator: one year computed, not both
+        assert first["year"].unique().to_list() == [2021]
+        rest = list(frames)
+        both = product_exposure(s, years=[2021, 2022], importer="USA")
+        assert pl.concat([first, *rest]).equals(both)
+        industries = list(exposure_by_year(s, years=[2021, 2022], level="industry"))
+        assert [df["year"].unique().to_list() for df in industries] == [[2021], [2022]]

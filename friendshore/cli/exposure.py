@@ -18,6 +18,7 @@ from friendshore import exposure as exposure_lib
 from friendshore import flags as flags_lib
 from friendshore import trend as trend_lib
 from friendshore.errors import ParameterError
+from friendshore.flow_selection import select_flows
 from friendshore.registry import Registry, load_registry
 
 from .app import app, state
@@ -287,19 +288,8 @@ def exposure(
         "source": source,
         "include_broader": include_broader,
     }
-    with open_engine(ctx, engine, parquet, spark_master) as store:
-        if level is Level.industry:
-            if hs:
-                raise ParameterError("--level industry takes --industry, not --hs")
-            df = exposure_lib.industry_exposure(store, **kwargs)
-            keys = ["year", "importer", "industry"]
-        else:
-            df = exposure_lib.product_exposure(store, hs=hs, **kwargs)
-            keys = ["year", "importer", "hs6"]
-        loads = store.loads()
-    if (industry or level is Level.industry) and not include_broader:
-        note_left_out(df, industry)
-    df = _top(df, top, keys)
+    if level is Level.industry and hs:
+        raise ParameterError("--level industry takes --industry, not --hs")
     params = {
         **kwargs,
         "hs": hs,
@@ -309,6 +299,27 @@ def exposure(
         "engine": engine.value,
         "parquet": parquet,
     }
+    if fmt is Format.parquet and out is not None and top is None and years:
+        # A panel of years to Parquet: written a year at a time, so memory stays
+        # that of one year however many years there are (issue 17).
+        def opener() -> Any:
+            return open_engine(ctx, engine, parquet, spark_master)
+
+        _stream_years(
+            opener, engine is Engine.duckdb, kwargs, hs, level, out, params, reg
+        )
+        return
+    with open_engine(ctx, engine, parquet, spark_master) as store:
+        if level is Level.industry:
+            df = exposure_lib.industry_exposure(store, **kwargs)
+            keys = ["year", "importer", "industry"]
+        else:
+            df = exposure_lib.product_exposure(store, hs=hs, **kwargs)
+            keys = ["year", "importer", "hs6"]
+        loads = store.loads()
+    if (industry or level is Level.industry) and not include_broader:
+        note_left_out(df, industry)
+    df = _top(df, top, keys)
     _emit(df, fmt, out, command="exposure", params=params, loads=loads, registry=reg)
 
 
@@ -343,10 +354,68 @@ def note_left_out(df: pl.DataFrame, industry: str | None) -> None:
     )
 
 
+def _stream_years(
+    opener: Any,
+    per_year: bool,
+    kwargs: dict[str, Any],
+    hs: list[str] | None,
+    level: Level,
+    out: Path,
+    params: dict[str, Any],
+    reg: Registry,
+) -> None:
+    """``exposure --years … --format parquet``: one year in memory at a time.
+
+    ``opener()`` opens the store; with ``per_year`` (the DuckDB file) each year
+    reads through a connection of its own, so DuckDB's block cache holds one
+    year, not every year read so far (30 years: 0.58 GB peak instead of 0.87 GB).
+    """
+    args = {k: v for k, v in kwargs.items() if k not in ("year", "years")}
+    if level is Level.product:
+        args["hs"] = hs
+    with opener() as store:
+        loads = store.loads()
+        chosen = select_flows(store, kwargs["years"], source=kwargs["source"]).years
+    meta = export.provenance(
+        "exposure", params, loads, extra={"registry_version": reg.version}
+    )
+    seen: list[pl.DataFrame] = []  # revisions (and industries) for the note
+
+    def frames() -> Iterator[pl.DataFrame]:
+        def noted(store: Any, years: list[int]) -> Iterator[pl.DataFrame]:
+            for df in exposure_lib.exposure_by_year(
+                store, years=years, level=level.value, **args
+            ):
+                cols = [c for c in ("hs_revision", "industry") if c in df.columns]
+                seen.append(df.select(cols).unique())
+                yield df
+
+        if not per_year:
+            with opener() as store:
+                yield from noted(store, chosen)
+            return
+        for y in chosen:
+            with opener() as store:
+                yield from noted(store, [y])
+
+    rows = export.write_parquet_frames(frames(), out, meta)
+    if rows == 0:
+        typer.echo(_empty_note("exposure", params), err=True)
+    elif (kwargs["industry"] or level is Level.industry) and not kwargs.get(
+        "include_broader"
+    ):
+        note_left_out(pl.concat(seen, how="diagonal"), kwargs["industry"])
+    typer.echo(f"wrote {out} ({rows} rows)", err=True)
+
+
 def _top(df: pl.DataFrame, top: int | None, keys: list[str]) -> pl.DataFrame:
-    """Sorted by key, or the ``top`` rows by concern-supplied value."""
+    """All rows in the library's key order, or the ``top`` by concern-supplied value.
+
+    Product and industry rows come sorted by ``keys`` from the library; sorting an
+    all-importer year again here cost ~0.75 s of a 4 s command (issue 17).
+    """
     if top is None:
-        return df.sort(keys)
+        return df
     concern_v = pl.col("import_value_usd") * pl.col("prc_share")
     return df.sort(concern_v, *keys, descending=[True, *([False] * len(keys))]).head(
         top

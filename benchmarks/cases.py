@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib
 import math
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from benchmarks.duckdb_script import EXPOSURE_SQL, INDUSTRY_SQL
 from benchmarks.synth import Release
 
 OURS = "friendshore"
@@ -326,40 +329,6 @@ _EXPOSURE_FIELDS = (
     "partner_share",
 )
 
-# Hand-tuned: one pass, one hash aggregation over the store's coded flows (integer
-# country ids and HS keys, friendshore.store); HHI = Σv²/(Σv)² needs no window; the
-# tier of each exporter comes from a tiny join; names are decoded in the result only.
-# Residual areas (tier 'residual') count in V only: not in n, Σv², the top supplier,
-# and they are no importer (DESIGN.md).
-EXPOSURE_SQL = """
-WITH s AS (
-    SELECT f.importer_id, f.hs,
-           sum(f.value_usd) AS import_value_usd,
-           count(*) FILTER (WHERE t.tier IS DISTINCT FROM 'residual') AS n_suppliers,
-           arg_max(f.exporter_id, f.value_usd)
-               FILTER (WHERE t.tier IS DISTINCT FROM 'residual') AS top_id,
-           max(f.value_usd) FILTER (WHERE t.tier IS DISTINCT FROM 'residual')
-               / sum(f.value_usd) AS top_supplier_share,
-           coalesce(sum(f.value_usd * f.value_usd)
-                        FILTER (WHERE t.tier IS DISTINCT FROM 'residual'), 0)
-               / (sum(f.value_usd) * sum(f.value_usd)) AS hhi,
-           coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0)
-               / sum(f.value_usd) AS prc_share,
-           coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'ally'), 0)
-               / sum(f.value_usd) AS ally_share,
-           coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'partner'), 0)
-               / sum(f.value_usd) AS partner_share
-    FROM flows AS f LEFT JOIN bench_tier_ids AS t ON t.id = f.exporter_id
-    WHERE f.year = $year AND f.value_usd > 0
-      AND f.importer_id NOT IN (SELECT id FROM bench_tier_ids WHERE tier = 'residual')
-    GROUP BY f.importer_id, f.hs
-)
-SELECT i.iso3 AS importer, hs_text(s.hs) AS hs6, e.iso3 AS top_supplier,
-       s.* EXCLUDE (importer_id, hs, top_id)
-FROM s JOIN country_ids AS i ON i.id = s.importer_id
-LEFT JOIN country_ids AS e ON e.id = s.top_id
-"""
-
 _FLOWS_SQL = """
 SELECT importer, exporter, hs6, value_usd FROM trade_flows
 WHERE year = $year AND value_usd > 0
@@ -456,10 +425,9 @@ EXPOSURE = Case(
         Impl("pandas", _exposure_pandas, _exposure_answer),
         Impl("polars", _exposure_polars, _exposure_answer),
     ),
-    targets=(
-        Target("ratio:duckdb_sql", 1.5, "issue 4 (goal 1.2)"),
-        Target("ratio:pandas", 1 / 20, "issue 4 (≥ 20× faster)"),
-    ),
+    # Issue 17 retired "≥ 20× faster than pandas": pandas and Polars stay as
+    # reported references only.
+    targets=(Target("ratio:duckdb_sql", 1.5, "issue 4 (goal 1.2)"),),
     compare=("duckdb_sql", "pandas", "polars"),
     required=("import_value_usd", "hhi", "prc_share"),
     available=lambda: _api("friendshore.exposure", "product_exposure"),
@@ -469,27 +437,6 @@ EXPOSURE = Case(
 
 # -- 3. one importer's industry basket --------------------------------------------
 _INDUSTRY_FIELDS = ("import_value_usd", "hhi", "prc_share")
-
-# Import-value-weighted roll-up over each industry's HS6 inputs (DESIGN.md):
-# Σ_k V_k m_k / Σ_k V_k, i.e. concern value / total and Σ_k Σv²/V_k / Σ_k V_k.
-INDUSTRY_SQL = """
-WITH p AS (
-    SELECT hs_text(f.hs) AS hs6, sum(f.value_usd) AS v,
-           coalesce(sum(f.value_usd) FILTER (WHERE t.tier = 'concern'), 0) AS c,
-           coalesce(sum(f.value_usd * f.value_usd)
-                        FILTER (WHERE t.tier IS DISTINCT FROM 'residual'), 0)
-               / sum(f.value_usd) AS v_hhi
-    FROM flows AS f LEFT JOIN bench_tier_ids AS t ON t.id = f.exporter_id
-    WHERE f.year = $year AND f.value_usd > 0
-      AND f.importer_id = (SELECT id FROM country_ids WHERE iso3 = $importer)
-      AND f.hs IN (SELECT hs_code(hs6) FROM bench_industry_products)
-    GROUP BY f.hs
-)
-SELECT i.industry, sum(p.v) AS import_value_usd, sum(p.c) / sum(p.v) AS prc_share,
-       sum(p.v_hhi) / sum(p.v) AS hhi
-FROM p JOIN bench_industry_products AS i USING (hs6)
-GROUP BY i.industry
-"""
 
 
 def _industry_setup(ctx: Ctx) -> None:
@@ -842,6 +789,7 @@ SCENARIO = Case(
         ),
         Impl("duckdb_sql", _exposure_duckdb, _exposure_answer),
     ),
+    # Issue 17 retired the earlier "≤ 2× the exposure table"; issue 15 set this one.
     targets=(Target("ratio:exposure", 5.0, "issue 15"),),
     available=_simulate_available,
     setup=_exposure_setup,
@@ -940,9 +888,174 @@ DRAWS = Case(
 )
 
 
+# -- 8. whole processes: what a user feels (issue 17) ----------------------------------
+# Each run is one fresh process: friendshore's CLI against the hand-written DuckDB
+# script of benchmarks/duckdb_script.py (which imports duckdb alone), over the same
+# store. Peak memory of these cases is the child process's (run.py).
+SCRIPT = Path(__file__).resolve().parent / "duckdb_script.py"
+
+
+def cli_command() -> list[str]:
+    """How to start the friendshore CLI: the console script beside this Python."""
+    exe = Path(sys.executable).with_name("friendshore")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "friendshore"]
+
+
+# Peak RSS is read in a small wrapper interpreter: a child forked from the worker
+# (polars, DuckDB and pyarrow loaded) would report the worker's RSS as its own peak.
+_PEAK = (
+    "import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], "
+    "stdout=subprocess.DEVNULL, stderr=subprocess.PIPE); err = p.stderr.read(); "
+    "_, s, u = os.wait4(p.pid, 0); code = os.waitstatus_to_exitcode(s); "
+    "print(code, u.ru_maxrss); sys.stderr.write(err.decode()[-500:] if code else '')"
+)
+
+
+def run_process(ctx: Ctx, name: str, cmd: list[str]) -> None:
+    """Run one command as a whole process; raise with its stderr if it fails.
+
+    In the harness's memory probe (one run of one implementation) it runs under the
+    ``_PEAK`` wrapper and records the process's own peak RSS for ``name``.
+    """
+    if ctx.extra.get("probe"):
+        proc = subprocess.run(
+            [sys.executable, "-c", _PEAK, *cmd], capture_output=True, text=True
+        )
+        code, peak_kib = (int(x) for x in proc.stdout.split()[:2])
+        peaks = ctx.extra.setdefault("child_peak_rss_mb", {})
+        peaks[name] = max(peaks.get(name, 0.0), peak_kib / 1024)
+    else:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        code = proc.returncode
+    if code != 0:
+        tail = proc.stderr.strip().splitlines()[-1:]
+        raise RuntimeError(f"{' '.join(cmd[:4])} … exited {code}: {tail}")
+
+
+def _whole_setup(ctx: Ctx) -> None:
+    tiers = _tiers(ctx.year)
+    path = ctx.scratch / "tiers.parquet"
+    pl.DataFrame(tiers).select("iso3", "tier").write_parquet(path)
+    ctx.extra["tiers_file"] = path
+    from friendshore.industries import load_industries
+
+    products = load_industries().products(hs_revision="HS2017")
+    path = ctx.scratch / "industry_products.parquet"
+    products.select("industry", "hs6").unique().write_parquet(path)
+    ctx.extra["products_file"] = path
+
+
+def _cli_exposure_ours(ctx: Ctx) -> Path:
+    out = ctx.fresh("ours.parquet")
+    db = ["--db", str(ctx.store_path)]
+    args = ["exposure", "--year", str(ctx.year), "--format", "parquet"]
+    run_process(ctx, OURS, [*cli_command(), *db, *args, "--out", str(out)])
+    return out
+
+
+def _cli_exposure_script(ctx: Ctx) -> Path:
+    out = ctx.fresh("script.parquet")
+    run_process(
+        ctx,
+        "duckdb_script",
+        [
+            sys.executable,
+            str(SCRIPT),
+            "exposure",
+            str(ctx.store_path),
+            str(ctx.year),
+            str(ctx.extra["tiers_file"]),
+            str(out),
+        ],
+    )
+    return out
+
+
+def _parquet_answer(ctx: Ctx, path: Path) -> Answer:
+    return frame_answer(pl.read_parquet(path), _EXPOSURE_FIELDS)
+
+
+CLI_EXPOSURE = Case(
+    name="cli_exposure",
+    title="whole process: exposure of every importer × product → Parquet",
+    impls=(
+        Impl(OURS, _cli_exposure_ours, _parquet_answer, _rm_parent),
+        Impl("duckdb_script", _cli_exposure_script, _parquet_answer, _rm_parent),
+    ),
+    targets=(Target("ratio:duckdb_script", 1.3, "issue 17 (goal 1.1)"),),
+    compare=("duckdb_script",),
+    required=("import_value_usd", "hhi", "prc_share"),
+    setup=_whole_setup,
+)
+
+
+def _cli_industry_ours(ctx: Ctx) -> Path:
+    out = ctx.fresh("ours.csv")
+    db = ["--db", str(ctx.store_path)]
+    args = ["exposure", "--importer", BASKET_IMPORTER, "--level", "industry"]
+    args += ["--year", str(ctx.year), "--format", "csv", "--out", str(out)]
+    run_process(ctx, OURS, [*cli_command(), *db, *args])
+    return out
+
+
+def _cli_industry_script(ctx: Ctx) -> Path:
+    out = ctx.fresh("script.csv")
+    run_process(
+        ctx,
+        "duckdb_script",
+        [
+            sys.executable,
+            str(SCRIPT),
+            "industry",
+            str(ctx.store_path),
+            str(ctx.year),
+            str(ctx.extra["tiers_file"]),
+            str(out),
+            BASKET_IMPORTER,
+            str(ctx.extra["products_file"]),
+        ],
+    )
+    return out
+
+
+def _csv_industry_answer(ctx: Ctx, path: Path) -> Answer:
+    return _industry_answer(ctx, pl.read_csv(path))
+
+
+CLI_INDUSTRY = Case(
+    name="cli_industry",
+    title=f"whole process: {BASKET_IMPORTER}'s industry basket, one year → CSV",
+    impls=(
+        Impl(OURS, _cli_industry_ours, _csv_industry_answer, _rm_parent),
+        Impl("duckdb_script", _cli_industry_script, _csv_industry_answer, _rm_parent),
+    ),
+    targets=(Target("seconds", 0.5, "issue 17"),),
+    compare=("duckdb_script",),
+    required=_INDUSTRY_FIELDS,
+    setup=_whole_setup,
+)
+
+
 CASES: dict[str, Case] = {
-    c.name: c for c in (LOAD, EXPOSURE, INDUSTRY, WORLD, LOOKTHROUGH, SCENARIO, DRAWS)
+    c.name: c
+    for c in (
+        LOAD,
+        EXPOSURE,
+        INDUSTRY,
+        WORLD,
+        LOOKTHROUGH,
+        SCENARIO,
+        DRAWS,
+        CLI_EXPOSURE,
+        CLI_INDUSTRY,
+    )
 }
+
+
+# The panel cases (benchmarks/panel.py) build on the helpers above.
+from benchmarks.panel import PANEL_CASES  # noqa: E402
+
+CASES.update({c.name: c for c in PANEL_CASES})
 
 
 def iter_cases(names: list[str] | None) -> Iterator[Case]:

@@ -43,6 +43,7 @@ from typing import Any
 
 from benchmarks import synth
 from benchmarks.cases import CASES, OURS, Answer, Case, Ctx, iter_cases
+from benchmarks.panel import describe as panel_describe
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -210,6 +211,7 @@ def run_case(
     times: dict[str, list[float]] = {i.name: [] for i in impls}
     answers: dict[str, list[Answer]] = {i.name: [] for i in impls}
     current = "setup"
+    ctx.extra["probe"] = only is not None  # a memory probe: one run of one impl
     try:
         if case.setup is not None:
             case.setup(ctx)
@@ -254,8 +256,14 @@ def run_case(
         }
         for name, ts in times.items()
     }
+    # A case that runs whole processes reports each one's own peak, not ours.
+    for name, peak in ctx.extra.get("child_peak_rss_mb", {}).items():
+        if name in out["implementations"]:
+            out["implementations"][name]["peak_rss_mb"] = round(peak, 1)
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out["base_rss_mb"] = round(base_rss, 1)
+    if "notes" in ctx.extra:  # what the case measured on (the panel's size)
+        out["notes"] = ctx.extra["notes"]
     out["status"] = WRONG if problems else OK
     if problems:
         out["reason"] = "; ".join(problems)
@@ -268,6 +276,11 @@ def _worker(args: argparse.Namespace) -> None:
     case = CASES[args.worker]
     with tempfile.TemporaryDirectory(prefix="friendshore-bench-") as scratch:
         ctx = Ctx(rel, args.year, Path(args.store), Path(scratch))
+        ctx.extra |= {
+            "seed": args.seed,
+            "panel_scale": args.panel_scale,
+            "panel_years": args.panel_years,
+        }
         result = run_case(
             case, ctx, repeat=args.repeat, warmup=args.warmup, only=args.only
         )
@@ -298,6 +311,10 @@ def _spawn(args: argparse.Namespace, case: str, store: Path, **extra: Any) -> di
         str(extra.get("repeat", args.repeat)),
         "--warmup",
         str(extra.get("warmup", args.warmup)),
+        "--panel-scale",
+        str(args.panel_scale),
+        "--panel-years",
+        str(args.panel_years),
     ]
     if extra.get("only"):
         cmd += ["--only", extra["only"]]
@@ -330,6 +347,10 @@ def _targets(case: Case, result: dict[str, Any]) -> list[dict[str, Any]]:
     for t in case.targets:
         if t.metric.startswith("ratio:"):
             value = result["ratios"].get(t.metric.split(":", 1)[1])
+        elif t.metric.startswith("peak_ratio:"):  # ours' peak RSS / the other's
+            other = impls.get(t.metric.split(":", 1)[1], {}).get("peak_rss_mb")
+            mine = ours.get("peak_rss_mb")
+            value = round(mine / other, 4) if mine and other else None
         elif t.metric == "seconds":
             value = ours.get("median_s")
         else:  # peak_mb
@@ -388,7 +409,10 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                         args, case.name, store, repeat=1, warmup=0, only=name
                     )
                     impl = result["implementations"][name]
-                    impl["peak_rss_mb"] = probe.get("peak_rss_mb")
+                    own = probe.get("implementations", {}).get(name, {})
+                    impl["peak_rss_mb"] = own.get(
+                        "peak_rss_mb", probe.get("peak_rss_mb")
+                    )
                     impl["base_rss_mb"] = probe.get("base_rss_mb")
             result["ratios"] = _ratios(result["implementations"])
             result["targets"] = _targets(case, result)
@@ -421,6 +445,11 @@ def format_table(report: dict[str, Any]) -> str:
                 f"{'' if ratio is None else f'{ratio:.3f}':>10} "
                 f"{'' if peak is None else f'{peak:.0f}':>9}"
             )
+        if res.get("notes"):
+            lines.append(f"{'':<12} on {panel_describe(res['notes'])}")
+            if res["notes"].get("per_year"):  # the case covers every year
+                ours = res["implementations"][OURS]["median_s"] / res["notes"]["years"]
+                lines.append(f"{'':<12} friendshore per year: {ours:.4f} s")
         for impl, why in res.get("skipped", {}).items():
             lines.append(f"{'':<12} {impl:<14} {why}")
         for t in res.get("targets", []):
@@ -455,6 +484,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--year", type=int, default=synth.DEFAULT_YEAR)
     ap.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     ap.add_argument(
+        "--panel-years", type=int, default=30, help="years of the panel cases"
+    )
+    ap.add_argument(
+        "--panel-scale",
+        type=float,
+        help="flows per panel year (1.0 = 10 million; default scale / 10)",
+    )
+    ap.add_argument(
         "--no-memory",
         dest="memory",
         action="store_false",
@@ -473,8 +510,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.smoke:
         args.scale, args.repeat, args.warmup, args.memory = 0.01, 1, 0, False
+        args.panel_years = min(args.panel_years, 3)
         if args.out == RESULTS / "latest.json":
             args.out = RESULTS / "smoke.json"
+    if args.panel_scale is None:
+        args.panel_scale = args.scale / 10
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
     return args

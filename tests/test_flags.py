@@ -156,3 +156,55 @@ def test_trend_per_industry(store: Store) -> None:
     df = trend(store, start=2020, end=2022, importer="USA", level="industry")
     row = one(df, industry="permanent-magnets")
     assert row["prc_share_change"] == pytest.approx(-0.15)
+
+
+def test_product_trend_equals_joining_two_exposure_years(store: Store) -> None:
+    # Issue 17: trend per product reads both years in one pass (trend_product.sql);
+    # it must equal the independent route of two exposure years joined in Polars,
+    # for products present in one year only, a year loaded in between (2020, not
+    # read), an importer filter and an HS filter.
+    import random
+
+    import polars as pl
+
+    from friendshore.exposure import product_exposure
+    from friendshore.trend import trend_frame
+
+    rng = random.Random(7)
+    suppliers = ["CHN", "HKG", "JPN", "DEU", "IND", "X697"]
+    rows = []
+    for year in (2019, 2020, 2022):
+        for imp in ("USA", "FRA", "KOR"):
+            for hs in ("850511", "280530", "010121", "720260", "850520"):
+                if rng.random() < 0.2:
+                    continue  # absent this year
+                for exp in rng.sample(suppliers, rng.randint(1, 4)):
+                    if exp != imp:
+                        rows.append((year, exp, imp, hs, round(rng.uniform(1, 500), 2)))
+    for n, year in enumerate((2019, 2020, 2022), start=1):
+        insert_flows(store, [r for r in rows if r[0] == year], load_id=n)
+    keys = ["importer", "hs6"]
+    for kwargs in ({}, {"importer": "FRA"}, {"hs": ["850511", "010121"]}):
+        both = product_exposure(store, years=[2019, 2022], **kwargs)
+        want = trend_frame(
+            both.filter(pl.col("year") == 2019),
+            both.filter(pl.col("year") == 2022),
+            keys,
+        ).with_columns(
+            pl.col("year_from").fill_null(2019), pl.col("year_to").fill_null(2022)
+        )
+        got = trend(store, start=2019, end=2022, **kwargs)
+        assert got.columns == want.columns
+        assert got.height == want.height > 0
+        assert got.select(keys).rows() == want.select(keys).rows()
+        for col in got.columns[2:]:
+            a, b = got[col].to_list(), want[col].to_list()
+            assert [x is None for x in a] == [x is None for x in b], col
+            assert [x for x in a if x is not None] == pytest.approx(
+                [x for x in b if x is not None]
+            ), col
+    # A later start than end works too (the change is end minus start).
+    back = one(trend(store, start=2022, end=2019, importer="USA"), hs6="850511")
+    fwd = one(trend(store, start=2019, end=2022, importer="USA"), hs6="850511")
+    if fwd["prc_share_change"] is not None:
+        assert back["prc_share_change"] == pytest.approx(-fwd["prc_share_change"])

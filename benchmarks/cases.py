@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -901,6 +902,27 @@ def cli_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "friendshore"]
 
 
+# An earlier friendshore, for before/after figures in one interleaved run: a source
+# tree (``git archive REV | tar -x -C DIR``) whose package ``python -m friendshore``
+# imports when started in it. Its implementations are skipped unless this is set.
+BEFORE_ENV = "FRIENDSHORE_BENCH_BEFORE"
+
+
+def before_tree() -> Path | None:
+    """The earlier source tree to compare with, if ``$FRIENDSHORE_BENCH_BEFORE`` names one."""
+    path = os.environ.get(BEFORE_ENV)
+    return Path(path).resolve() if path else None
+
+
+def _before_available() -> str | None:
+    tree = before_tree()
+    if tree is None:
+        return f"not asked for (set {BEFORE_ENV} to an earlier source tree)"
+    if not (tree / "friendshore" / "__init__.py").exists():
+        return f"{BEFORE_ENV}={tree} holds no friendshore package"
+    return None
+
+
 # Peak RSS is read in a small wrapper interpreter: a child forked from the worker
 # (polars, DuckDB and pyarrow loaded) would report the worker's RSS as its own peak.
 _PEAK = (
@@ -911,7 +933,7 @@ _PEAK = (
 )
 
 
-def run_process(ctx: Ctx, name: str, cmd: list[str]) -> None:
+def run_process(ctx: Ctx, name: str, cmd: list[str], cwd: Path | None = None) -> None:
     """Run one command as a whole process; raise with its stderr if it fails.
 
     In the harness's memory probe (one run of one implementation) it runs under the
@@ -919,13 +941,16 @@ def run_process(ctx: Ctx, name: str, cmd: list[str]) -> None:
     """
     if ctx.extra.get("probe"):
         proc = subprocess.run(
-            [sys.executable, "-c", _PEAK, *cmd], capture_output=True, text=True
+            [sys.executable, "-c", _PEAK, *cmd],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
         )
         code, peak_kib = (int(x) for x in proc.stdout.split()[:2])
         peaks = ctx.extra.setdefault("child_peak_rss_mb", {})
         peaks[name] = max(peaks.get(name, 0.0), peak_kib / 1024)
     else:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
         code = proc.returncode
     if code != 0:
         tail = proc.stderr.strip().splitlines()[-1:]
@@ -945,11 +970,14 @@ def _whole_setup(ctx: Ctx) -> None:
     ctx.extra["products_file"] = path
 
 
-def _cli_exposure_ours(ctx: Ctx) -> Path:
+def _cli_exposure_ours(ctx: Ctx, before: bool = False) -> Path:
     out = ctx.fresh("ours.parquet")
     db = ["--db", str(ctx.store_path)]
     args = ["exposure", "--year", str(ctx.year), "--format", "parquet"]
-    run_process(ctx, OURS, [*cli_command(), *db, *args, "--out", str(out)])
+    cli, name, cwd = cli_command(), OURS, None
+    if before:
+        cli, name, cwd = [sys.executable, "-m", "friendshore"], "before", before_tree()
+    run_process(ctx, name, [*cli, *db, *args, "--out", str(out)], cwd=cwd)
     return out
 
 
@@ -981,20 +1009,30 @@ CLI_EXPOSURE = Case(
     impls=(
         Impl(OURS, _cli_exposure_ours, _parquet_answer, _rm_parent),
         Impl("duckdb_script", _cli_exposure_script, _parquet_answer, _rm_parent),
+        Impl(
+            "before",
+            lambda ctx: _cli_exposure_ours(ctx, before=True),
+            _parquet_answer,
+            _rm_parent,
+            available=_before_available,
+        ),
     ),
     targets=(Target("ratio:duckdb_script", 1.3, "issue 17 (goal 1.1)"),),
-    compare=("duckdb_script",),
+    compare=("duckdb_script", "before"),
     required=("import_value_usd", "hhi", "prc_share"),
     setup=_whole_setup,
 )
 
 
-def _cli_industry_ours(ctx: Ctx) -> Path:
+def _cli_industry_ours(ctx: Ctx, before: bool = False) -> Path:
     out = ctx.fresh("ours.csv")
     db = ["--db", str(ctx.store_path)]
     args = ["exposure", "--importer", BASKET_IMPORTER, "--level", "industry"]
     args += ["--year", str(ctx.year), "--format", "csv", "--out", str(out)]
-    run_process(ctx, OURS, [*cli_command(), *db, *args])
+    cli, name, cwd = cli_command(), OURS, None
+    if before:
+        cli, name, cwd = [sys.executable, "-m", "friendshore"], "before", before_tree()
+    run_process(ctx, name, [*cli, *db, *args], cwd=cwd)
     return out
 
 
@@ -1028,9 +1066,16 @@ CLI_INDUSTRY = Case(
     impls=(
         Impl(OURS, _cli_industry_ours, _csv_industry_answer, _rm_parent),
         Impl("duckdb_script", _cli_industry_script, _csv_industry_answer, _rm_parent),
+        Impl(
+            "before",
+            lambda ctx: _cli_industry_ours(ctx, before=True),
+            _csv_industry_answer,
+            _rm_parent,
+            available=_before_available,
+        ),
     ),
     targets=(Target("seconds", 0.5, "issue 17"),),
-    compare=("duckdb_script",),
+    compare=("duckdb_script", "before"),
     required=_INDUSTRY_FIELDS,
     setup=_whole_setup,
 )

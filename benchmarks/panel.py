@@ -24,6 +24,7 @@ year store of ``run.py``); its size per year is reported.
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ from benchmarks.cases import (
     Ctx,
     Impl,
     Target,
+    _before_available,
     _rm_parent,
+    before_tree,
     cli_command,
     frame_answer,
     run_process,
@@ -182,12 +185,21 @@ def _db(ctx: Ctx) -> list[str]:
     return [*cli_command(), "--db", str(ctx.extra["store"])]
 
 
-def _exposure_all(ctx: Ctx) -> Path:
+def _run(ctx: Ctx, name: str, args: list[str], before: bool) -> None:
+    """Run a friendshore command on the panel store (``before``: the earlier tree)."""
+    if before:
+        cli = [sys.executable, "-m", "friendshore", "--db", str(ctx.extra["store"])]
+        run_process(ctx, "before", [*cli, *args], cwd=before_tree())
+    else:
+        run_process(ctx, name, [*_db(ctx), *args])
+
+
+def _exposure_all(ctx: Ctx, before: bool = False) -> Path:
     out = ctx.fresh("panel.parquet")
     years = ctx.extra["years"]
     span = f"{years[0]}:{years[-1]}"
     args = ["exposure", "--years", span, "--format", "parquet", "--out", str(out)]
-    run_process(ctx, OURS, [*_db(ctx), *args])
+    _run(ctx, OURS, args, before)
     return out
 
 
@@ -214,23 +226,30 @@ PANEL_EXPOSURE = Case(
     impls=(
         Impl(OURS, _exposure_all, _exposure_answer, _rm_parent),
         Impl("single_years", _exposure_each, _exposure_answer, _rm_parent),
+        Impl(
+            "before",
+            lambda ctx: _exposure_all(ctx, before=True),
+            _exposure_answer,
+            _rm_parent,
+            available=_before_available,
+        ),
     ),
     targets=(
         Target("ratio:single_years", 1.2, "issue 17 (sum of the single years)"),
         Target("peak_ratio:single_years", 1.5, "issue 17 (one year's peak)"),
     ),
-    compare=("single_years",),
+    compare=("single_years", "before"),
     required=("import_value_usd", "hhi", "prc_share"),
     setup=_setup,
 )
 
 
 # -- panel_trend ----------------------------------------------------------------------
-def _trend(ctx: Ctx) -> Path:
+def _trend(ctx: Ctx, before: bool = False) -> Path:
     out = ctx.fresh("trend.parquet")
     years = ctx.extra["years"]
     args = ["trend", "--from", str(years[0]), "--to", str(years[-1])]
-    run_process(ctx, OURS, [*_db(ctx), *args, "--format", "parquet", "--out", str(out)])
+    _run(ctx, OURS, [*args, "--format", "parquet", "--out", str(out)], before)
     return out
 
 
@@ -263,7 +282,15 @@ PANEL_TREND = Case(
     impls=(
         Impl(OURS, _trend, _rows_answer, _rm_parent),
         Impl("one_year_exposure", _one_year, _rows_answer, _rm_parent),
+        Impl(
+            "before",
+            lambda ctx: _trend(ctx, before=True),
+            _rows_answer,
+            _rm_parent,
+            available=_before_available,
+        ),
     ),
+    compare=("before",),
     targets=(Target("ratio:one_year_exposure", 2.0, "issue 17"),),
     setup=_trend_setup,
 )

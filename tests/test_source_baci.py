@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from friendshore.errors import SourceFormatError
 from friendshore.sources.baci import load_baci, read_country_codes
 from friendshore.store import Store
 
@@ -623,3 +625,35 @@ def test_namibia_iso2_na_is_a_value(tmp_path: Path) -> None:
 def test_every_bad_input_case_has_a_name(tmp_path: Path) -> None:
     # The parametrised test runs one case per name: a case without one would not run.
     assert len(_cases(tmp_path)) == len(_CASE_NAMES)
+
+
+def test_zip_of_many_years_readies_the_next_year_while_loading(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 17: the next member is extracted while a year loads. Every year keeps
+    # its own sha256; a bad third year stops the load there (years 1-2 loaded, 4
+    # not), and no extracted copy is left behind.
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    tempfile.tempdir = None  # re-read TMPDIR
+    text = DATA25.read_text(encoding="utf-8")
+    years = {y: text.replace("2022,", f"{y},").encode() for y in (2019, 2020, 2021)}
+    bad = years[2021].replace(b"\n", b"\n2021,156,842,850511,oops,1\n", 1)
+    members: dict[str, Path | bytes] = {
+        f"BACI_HS17_Y{y}_V202501.csv": b for y, b in years.items()
+    }
+    good = dict(members)
+    members["BACI_HS17_Y2021_V202501.csv"] = bad
+    members[DATA25.name] = DATA25
+    members[CODES25.name] = CODES25
+    archive = _release_zip(tmp_path / "BACI_HS17_V202501.zip", members)
+    try:
+        with pytest.raises(SourceFormatError, match=r"Y2021_V202501\.csv.*row 2"):
+            load_baci(store, [archive])
+        assert store.fetchall("SELECT years, sha256 FROM loads ORDER BY years") == [
+            ("2019", hashlib.sha256(good["BACI_HS17_Y2019_V202501.csv"]).hexdigest()),  # type: ignore[arg-type]
+            ("2020", hashlib.sha256(good["BACI_HS17_Y2020_V202501.csv"]).hexdigest()),  # type: ignore[arg-type]
+        ]
+        assert list((tmp_path / "tmp").iterdir()) == []
+    finally:
+        tempfile.tempdir = None

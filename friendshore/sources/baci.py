@@ -29,6 +29,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,11 +223,68 @@ def load_baci(
             code_maps[item.country_codes] = read_country_codes(item.country_codes)
 
     results: list[LoadResult] = []
-    for n, item in enumerate(plan):
-        progress("BACI files", n, len(plan))
-        results.append(_load_one(store, item, code_maps[item.country_codes], progress))
+    with _Prefetch(plan, progress) as files:
+        for n, item in enumerate(plan):
+            progress("BACI files", n, len(plan))
+            csv_path, sha = files.get(n)
+            codes = code_maps[item.country_codes]
+            results.append(_load_one(store, item, csv_path, sha, codes, progress))
+            files.done(n)
     progress("BACI files", len(plan), len(plan))
     return results
+
+
+class _Prefetch:
+    """Each year file as a CSV on disk with its SHA-256, the next one readied early.
+
+    A zip member is extracted (and hashed) to a temporary file; a plain file is only
+    hashed. While DuckDB inserts year N, a helper thread extracts and hashes year
+    N + 1 (zlib and hashlib release the GIL), so a 30-year release zip does not pay
+    extraction and loading one after the other. The first file is prepared in the
+    foreground with progress; the readied ones report none (the helper thread must
+    not draw on the caller's progress display). Extracted files are deleted once
+    loaded, so the disk holds at most two.
+    """
+
+    def __init__(self, plan: list[_YearFile], progress: ProgressFn) -> None:
+        self.plan = plan
+        self.progress = progress
+        self.tmp = tempfile.TemporaryDirectory(prefix="friendshore-baci-")
+        self.pool = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="baci-prefetch"
+        )
+        self.futures: dict[int, Future[tuple[Path, str]]] = {}
+
+    def __enter__(self) -> _Prefetch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fut in self.futures.values():
+            fut.cancel()
+        self.pool.shutdown(wait=True)
+        self.tmp.cleanup()
+
+    def _prepare(self, n: int, progress: ProgressFn) -> tuple[Path, str]:
+        data = self.plan[n].data
+        if data.member is None:
+            return data.path, sha256_file(data.path)
+        dest = Path(self.tmp.name) / f"{n}-{data.name}"
+        return dest, _extract(data, dest, progress)
+
+    def get(self, n: int) -> tuple[Path, str]:
+        """File ``n`` ready to read (waiting for it if readied in the background)."""
+        fut = self.futures.pop(n, None)
+        if n + 1 < len(self.plan):
+            self.futures[n + 1] = self.pool.submit(self._prepare, n + 1, no_progress)
+        if fut is None:
+            return self._prepare(n, self.progress)
+        return fut.result()
+
+    def done(self, n: int) -> None:
+        """File ``n`` is loaded: drop its extracted copy."""
+        if self.plan[n].data.member is not None:
+            with suppress(OSError):
+                (Path(self.tmp.name) / f"{n}-{self.plan[n].data.name}").unlink()
 
 
 def _is_code_file(name: str, *kinds: str) -> bool:
@@ -563,30 +621,30 @@ SELECT line, problem FROM flagged WHERE problem IS NOT NULL ORDER BY line LIMIT 
 
 
 def _load_one(
-    store: Store, item: _YearFile, codes: dict[int, str], progress: ProgressFn
+    store: Store,
+    item: _YearFile,
+    csv_path: Path,
+    sha: str,
+    codes: dict[int, str],
+    progress: ProgressFn,
 ) -> LoadResult:
+    """Load one year file (``csv_path``: the file itself or its extracted copy)."""
     data = item.data
-    with tempfile.TemporaryDirectory(prefix="friendshore-baci-") as tmp:
-        if data.member is None:
-            csv_path, sha = data.path, sha256_file(data.path)
-        else:
-            csv_path = Path(tmp) / data.name
-            sha = _extract(data, csv_path, progress)
 
-        def insert(
-            con: duckdb.DuckDBPyConnection, load_id: int
-        ) -> tuple[int, tuple[int, ...]]:
-            return _insert(con, load_id, item, csv_path, codes, progress)
+    def insert(
+        con: duckdb.DuckDBPyConnection, load_id: int
+    ) -> tuple[int, tuple[int, ...]]:
+        return _insert(con, load_id, item, csv_path, codes, progress)
 
-        return store.record_load(
-            source=SOURCE,
-            file_name=data.name,
-            file_path=str(data.path),
-            sha256=sha,
-            dataset_key=f"{item.hs_revision}:{item.year}",
-            target="trade_flows",
-            insert=insert,
-        )
+    return store.record_load(
+        source=SOURCE,
+        file_name=data.name,
+        file_path=str(data.path),
+        sha256=sha,
+        dataset_key=f"{item.hs_revision}:{item.year}",
+        target="trade_flows",
+        insert=insert,
+    )
 
 
 def _extract(data: _Member, dest: Path, progress: ProgressFn) -> str:

@@ -177,11 +177,14 @@ def _in_revision(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFrame:
     """
     if "hs_revision" not in products.columns or "hs_revision" not in codes.columns:
         return products.join(
-            codes.select("industry", "hs6").unique(), on="hs6", how="inner"
+            codes.select("industry", "hs6").unique(),
+            on="hs6",
+            how="inner",
+            maintain_order="left",  # product rows stay in key order
         )
     coded = codes.select("industry", "hs6", pl.col("hs_revision").alias("_code_rev"))
     return (
-        products.join(coded, on="hs6", how="inner")
+        products.join(coded, on="hs6", how="inner", maintain_order="left")
         .filter(pl.col("hs_revision").str.split("+").list.contains(pl.col("_code_rev")))
         .drop("_code_rev")
     )

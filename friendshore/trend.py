@@ -135,7 +135,8 @@ def trend(
         raise ParameterError(
             f"start and end are both {start}; give two different years"
         )
-    if level == "product" and kwargs.get("bloc") is None:
+    if level == "product" and kwargs.get("bloc") is None and not kwargs.get("industry"):
+        # An industry's codes differ by revision year to year: the exposure route.
         return product_trend(store, start=start, end=end, **kwargs)
     if level == "product":
         fn, keys = product_exposure, ["importer", "hs6"]

@@ -600,6 +600,9 @@ def test_rows_come_sorted_by_year_importer_and_hs6_as_text(store: Store) -> None
     six = product_exposure(store, years=[2021, 2022], lookthrough=True)
     assert six.select(keys).rows() == six.select(keys).sort(keys).rows()
     assert six.height == 2 * len(importers) * 5
+    magnets = product_exposure(store, years=[2021, 2022], industry="permanent-magnets")
+    assert magnets.select(keys).rows() == magnets.select(keys).sort(keys).rows()
+    assert set(magnets["hs6"]) == {"850511", "280530"}
     bloc = product_exposure(store, years=[2021, 2022], bloc="eu", hs=codes)
     assert bloc.select(keys).rows() == bloc.select(keys).sort(keys).rows()
     assert bloc.height == 2 * len(codes)

@@ -219,6 +219,16 @@ def product_trend(store: Store, *, start: int, end: int, **kwargs: Any) -> pl.Da
     def share(col: str, when: str) -> pl.Expr:
         return pl.col(f"{col}_{when}") / pl.col(f"v_{when}")
 
+    revs = dict(ctx.selection.provenance().select("year", "hs_revision").iter_rows())
+
+    def revision(when: str, year: int) -> pl.Expr:
+        # The year's revision on the rows that year has (as the exposure route).
+        return (
+            pl.when(pl.col(f"v_{when}").is_not_null())
+            .then(pl.lit(revs.get(year), dtype=pl.String))
+            .alias(f"hs_revision_{when}")
+        )
+
     hhi = {
         w: pl.col(f"v2_{w}") / (pl.col(f"v_{w}") * pl.col(f"v_{w}"))
         for w in ("from", "to")
@@ -239,4 +249,6 @@ def product_trend(store: Store, *, start: int, end: int, **kwargs: Any) -> pl.Da
         hhi["from"].alias("hhi_from"),
         hhi["to"].alias("hhi_to"),
         (hhi["to"] - hhi["from"]).alias("hhi_change"),
+        revision("from", start),
+        revision("to", end),
     )

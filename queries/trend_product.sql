@@ -1,7 +1,8 @@
 -- name: trend_product
 -- description: The sums of exposure_product (Σv, Σv², concern Σv) of two years
 --   side by side per (importer, product), in ONE pass over both years' flows: a
---   product missing in a year has NULL sums there. The same definitions as
+--   product missing in a year has NULL sums there. Residual areas (tier 9) count in
+--   v only and are no importer rows. The same definitions as
 --   exposure_product (tests hold the two routes equal); what trend needs without
 --   computing two full exposure tables and joining a million rows of each. Rows come
 --   ordered by importer, hs6 (as text sorts).
@@ -17,11 +18,13 @@ WITH sums AS (
         f.importer_id,
         f.hs,
         sum(f.value_usd) FILTER (WHERE f.year = $year_from) AS v_from,
-        sum(f.value_usd * f.value_usd) FILTER (WHERE f.year = $year_from) AS v2_from,
+        sum(if(t = 9, 0.0, f.value_usd * f.value_usd)) FILTER (WHERE f.year = $year_from)
+            AS v2_from,  -- Σv², named suppliers only (residual tier 9 out)
         sum(if(t = 1, f.value_usd, 0.0)) FILTER (WHERE f.year = $year_from)
             AS concern_v_from,
         sum(f.value_usd) FILTER (WHERE f.year = $year_to) AS v_to,
-        sum(f.value_usd * f.value_usd) FILTER (WHERE f.year = $year_to) AS v2_to,
+        sum(if(t = 9, 0.0, f.value_usd * f.value_usd)) FILTER (WHERE f.year = $year_to)
+            AS v2_to,
         sum(if(t = 1, f.value_usd, 0.0)) FILTER (WHERE f.year = $year_to)
             AS concern_v_to
     FROM (
@@ -44,5 +47,6 @@ SELECT
     s.* EXCLUDE (importer_id, hs)
 FROM sums AS s
 JOIN country_ids AS i ON i.id = s.importer_id
+WHERE $tier_codes[s.importer_id] <> 9  -- a residual area is no importer
 ORDER BY importer,
     (s.hs % 1000000) * CASE WHEN s.hs < 6000000 THEN 100 ELSE 1 END, s.hs

@@ -1157,6 +1157,93 @@ from benchmarks.panel import PANEL_CASES  # noqa: E402
 CASES.update({c.name: c for c in PANEL_CASES})
 
 
+# -- 8. whole-process start-up: what a user waits for before any work -----------------
+_STARTUP_COMMANDS: dict[str, tuple[str, ...]] = {
+    "startup_help": ("--help",),
+    "startup_registry": ("registry", "list"),
+    "startup_industries": ("industries", "list"),
+}
+
+
+def _friendshore_command() -> list[str]:
+    """The installed console script beside this interpreter, else ``python -m``."""
+    import sys
+
+    script = Path(sys.executable).with_name("friendshore")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "friendshore"]
+
+
+# Peak RSS is read in a small wrapper interpreter: a child forked from this worker
+# (polars, DuckDB and pyarrow loaded) would report the worker's RSS as its own peak.
+_PEAK = (
+    "import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], "
+    "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+    "_, s, u = os.wait4(p.pid, 0); print(os.waitstatus_to_exitcode(s), u.ru_maxrss)"
+)
+
+
+def _process(argv: list[str], key: str) -> Impl:
+    """``argv`` run as a whole process: timed directly, its peak RSS via a wrapper."""
+
+    def run(ctx: Ctx) -> int:
+        import subprocess
+
+        return subprocess.call(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def answer(ctx: Ctx, code: int) -> Answer:
+        import subprocess
+        import sys
+
+        out = subprocess.run(
+            [sys.executable, "-c", _PEAK, *argv],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        peaks = ctx.extra.setdefault("child_peak_rss_mb", {})
+        peaks[key] = max(peaks.get(key, 0.0), int(out[1]) / 1024)  # KiB on Linux
+        return {"rows": 1.0, "exit_code": float(code), "probe_exit": float(out[0])}
+
+    return Impl(key, run, answer)
+
+
+def _exit_validate(ctx: Ctx, ans: Answer) -> str | None:
+    if ans["exit_code"] or ans["probe_exit"]:
+        return f"exit code {ans['exit_code']:.0f}"
+    return None
+
+
+def _startup_case(name: str) -> Case:
+    import sys
+
+    args = _STARTUP_COMMANDS[name]
+    return Case(
+        name=name,
+        title=f"whole process: friendshore {' '.join(args)} (vs a bare interpreter)",
+        impls=(
+            _process([*_friendshore_command(), *args], OURS),
+            _process([sys.executable, "-c", "pass"], "python"),
+        ),
+        targets=(Target("seconds", 0.3, "issue 13"),),
+        validate=_exit_validate,
+    )
+
+
+STARTUP = tuple(_startup_case(name) for name in _STARTUP_COMMANDS)
+
+
+CASES: dict[str, Case] = {
+    c.name: c
+    for c in (LOAD, EXPOSURE, INDUSTRY, WORLD, LOOKTHROUGH, SCENARIO, DRAWS, *STARTUP)
+}
+# Cases that need no store (the harness skips building one for them).
+NO_STORE = {"load", *(c.name for c in STARTUP)}
+
+
 def iter_cases(names: list[str] | None) -> Iterator[Case]:
     """The named cases in suite order (all when ``names`` is empty)."""
     unknown = sorted(set(names or ()) - set(CASES))

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import synth
-from benchmarks.cases import CASES, OURS, Answer, Case, Ctx, iter_cases
+from benchmarks.cases import CASES, NO_STORE, OURS, Answer, Case, Ctx, iter_cases
 from benchmarks.panel import describe as panel_describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -374,7 +374,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     rel = synth.release(args.scale, args.seed, [args.year])
     store = Path(os.devnull)
     store_error = None
-    if any(c.name != "load" for c in cases):
+    if any(c.name not in NO_STORE for c in cases):
         try:
             store = prepare_store(rel, args.year)
         except Exception as exc:
@@ -393,7 +393,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     }
     for case in cases:
         print(f"… {case.name}", file=sys.stderr, flush=True)
-        if store_error and case.name != "load":
+        if store_error and case.name not in NO_STORE:
             result = {
                 "title": case.title,
                 "status": ERROR,

@@ -1,14 +1,36 @@
 """friendshore: PRC exposure, concentration and friend-shoring scenarios for
 defense-critical supply chains, on BACI, UN Comtrade and USGS data."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("friendshore")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+unknown"
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from .errors import FriendshoreError, InputError
-from .store import LoadResult, Store
+
+if TYPE_CHECKING:
+    from .store import LoadResult, Store
 
 __all__ = ["FriendshoreError", "InputError", "LoadResult", "Store", "__version__"]
+
+
+@cache
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("friendshore")
+    except PackageNotFoundError:  # running from a source tree without install
+        return "0.0.0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata costs ~50 ms: read on first use
+        return _version()
+    # The store (DuckDB, Polars) loads on first use, so `friendshore --help` and the
+    # reference-data commands start without it.
+    if name in ("Store", "LoadResult"):
+        from . import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'friendshore' has no attribute {name!r}")

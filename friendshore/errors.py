@@ -42,19 +42,62 @@ class SchemaError(InputError):
     """Missing, extra or mistyped columns; lists all of them at once."""
 
 
+def _edits(a: str, b: str) -> int:
+    """Edit distance counting a swap of two neighbours as one edit (FNI → FIN)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def closest(name: str, choices: list[str]) -> str | None:
+    """The choice ``name`` most likely misspells, or None when none is close.
+
+    Close means a few edits away (a swap of neighbours is one: FNI → FIN, not
+    NIU), and never a different number: MCS2021 is another edition, not a typo of
+    MCS2025, so it gets no suggestion.
+    """
+    import difflib
+
+    folded = name.casefold()
+    for choice in choices:
+        if choice.casefold() == folded:
+            return choice
+    limit = 1 if len(name) <= 4 else 2 if len(name) <= 8 else 3
+    scored = []
+    for choice in choices:
+        if _digits(choice) != _digits(name):
+            continue
+        edits = _edits(folded, choice.casefold())
+        if edits <= limit:
+            ratio = difflib.SequenceMatcher(None, folded, choice.casefold()).ratio()
+            # Same letters in another order (a swap) beats a changed letter.
+            anagram = sorted(choice.casefold()) == sorted(folded)
+            scored.append((edits, not anagram, -ratio, choice))
+    return min(scored)[-1] if scored else None
+
+
 class UnknownNameError(InputError):
     """An unknown group, query, industry, country or other name."""
 
     def __init__(self, kind: str, name: str, choices: list[str] | None = None) -> None:
-        import difflib
-
         self.kind = kind
         self.name = name
         msg = f"Unknown {kind} {name!r}."
         if choices:
-            close = difflib.get_close_matches(name, choices, n=1)
+            close = closest(name, choices)
             if close:
-                msg += f" Did you mean {close[0]!r}?"
+                msg += f" Did you mean {close!r}?"
             else:
                 shown = ", ".join(sorted(choices)[:12])
                 more = " …" if len(choices) > 12 else ""

@@ -47,11 +47,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from friendshore._assets import data_path
 from friendshore.errors import ReferenceDataError, UnknownNameError
+from friendshore.rows import Rows
+
+if TYPE_CHECKING:  # Polars loads where a frame is built: `industries …` needs none
+    import polars as pl
 
 AUTHORED = "HS2022"
 REVISIONS = (
@@ -67,14 +70,14 @@ STAGES = ("ore", "processed", "component", "end item")  # upstream → downstrea
 RELATIONS = ("one-to-one", "one-to-many", "many-to-one", "many-to-many")
 SCOPES = ("exact", "broader")
 
-PRODUCT_SCHEMA = {
-    "industry": pl.String,
-    "hs6": pl.String,
-    "hs_revision": pl.String,
-    "material": pl.String,
-    "stage": pl.String,
-    "source": pl.String,
-    "scope": pl.String,
+PRODUCT_SCHEMA = {  # column kinds of friendshore.rows.Rows
+    "industry": "str",
+    "hs6": "str",
+    "hs_revision": "str",
+    "material": "str",
+    "stage": "str",
+    "source": "str",
+    "scope": "str",
 }
 
 
@@ -209,6 +212,8 @@ class IndustryMap:
 
     def concordance_frame(self) -> pl.DataFrame:
         """The bundled correlation rows: earlier revision → HS2022, with relation."""
+        import polars as pl
+
         relation = {
             "1:1": "one-to-one",
             "1:n": "many-to-one",
@@ -270,6 +275,8 @@ class IndustryMap:
         broader code holds) and ``description`` (from the bundled nomenclature;
         null for revisions before HS2017, which are not bundled).
         """
+        import polars as pl
+
         df = self._products(industry, hs_revision, detail=detail)
         if not include_broader:
             df = df.filter(pl.col("scope") == "exact")
@@ -278,6 +285,8 @@ class IndustryMap:
     def broader(self, industry: str | None, hs_revision: str) -> pl.DataFrame:
         """The rows ``products`` leaves out by default: ``industry, hs6,
         hs_revision, material, scope_note``."""
+        import polars as pl
+
         df = self._products(industry, hs_revision, detail=True)
         return df.filter(pl.col("scope") == "broader").select(
             "industry", "hs6", "hs_revision", "material", "scope_note"
@@ -286,6 +295,13 @@ class IndustryMap:
     def _products(
         self, industry: str | None, hs_revision: str, *, detail: bool
     ) -> pl.DataFrame:
+        return self.product_rows(industry, hs_revision, detail=detail).to_polars()
+
+    def product_rows(
+        self, industry: str | None, hs_revision: str, *, detail: bool = False
+    ) -> Rows:
+        """Every input row, broader ones too (``scope``), as plain :class:`Rows`:
+        what :meth:`products` filters, without Polars."""
         _check_revision(hs_revision)
         if industry is not None:
             self.industry(industry)
@@ -332,12 +348,12 @@ class IndustryMap:
         schema = dict(PRODUCT_SCHEMA)
         if detail:
             schema |= {
-                "authored_hs6": pl.String,
-                "relation": pl.String,
-                "scope_note": pl.String,
-                "description": pl.String,
+                "authored_hs6": "str",
+                "relation": "str",
+                "scope_note": "str",
+                "description": "str",
             }
-        return pl.DataFrame(rows, schema=schema)
+        return _columns(rows, schema)
 
     def _relation(self, items: list[Input], code: str, revision: str) -> str:
         """How the authored codes behind a row relate to ``code``."""
@@ -365,26 +381,41 @@ class IndustryMap:
         that is broader in every industry listing it (282560, germanium oxides and
         zirconium dioxide) carries no exposure unless ``include_broader``.
         """
+        import polars as pl
+
+        rows = self._upstream_pairs(hs_revision, include_broader=include_broader)
+        return pl.DataFrame(
+            {"hs6": [a for a, _ in rows], "upstream_hs6": [b for _, b in rows]},
+            schema={"hs6": pl.String, "upstream_hs6": pl.String},
+        )
+
+    def _upstream_pairs(
+        self, hs_revision: str, *, include_broader: bool = False
+    ) -> list[tuple[str, str]]:
+        """Sorted ``(hs6, upstream_hs6)`` pairs of :meth:`upstream`."""
         _check_revision(hs_revision)
         keep: set[str] | None = None
         if not include_broader:
-            keep = set(self.products(None, hs_revision)["hs6"])
+            rows = self.product_rows(None, hs_revision)
+            keep = {
+                code
+                for code, scope in zip(
+                    rows.data["hs6"], rows.data["scope"], strict=True
+                )
+                if scope == "exact"
+            }
         pairs: set[tuple[str, str]] = set()
         for hs6, up, rev in self.upstream_links:
             for a in self.convert(hs6, rev, hs_revision):
                 for b in self.convert(up, rev, hs_revision):
                     if a != b and (keep is None or (a in keep and b in keep)):
                         pairs.add((a, b))
-        rows = sorted(pairs)
-        return pl.DataFrame(
-            {"hs6": [a for a, _ in rows], "upstream_hs6": [b for _, b in rows]},
-            schema={"hs6": pl.String, "upstream_hs6": pl.String},
-        )
+        return sorted(pairs)
 
     def upstream_chain(self, hs6: str, hs_revision: str = "HS2017") -> list[str]:
         """Every code upstream of ``hs6`` (transitively), nearest first."""
         edges: dict[str, list[str]] = defaultdict(list)
-        for a, b in self.upstream(hs_revision).iter_rows():
+        for a, b in self._upstream_pairs(hs_revision):
             edges[a].append(b)
         seen: list[str] = []
         frontier = [hs6]
@@ -403,18 +434,26 @@ class IndustryMap:
     ) -> pl.DataFrame:
         """Every input of one industry (broader ones too, with their scope note)
         plus its direct upstream codes."""
-        products = self.products(
-            industry, hs_revision, detail=True, include_broader=True
-        )
-        ups = (
-            self.upstream(hs_revision, include_broader=True)
-            .group_by("hs6")
-            .agg(pl.col("upstream_hs6").sort().str.join(", ").alias("upstream"))
-        )
-        return products.join(ups, on="hs6", how="left").sort("hs6")
+        return self.industry_rows(industry, hs_revision).to_polars()
+
+    def industry_rows(self, industry: str, hs_revision: str = "HS2017") -> Rows:
+        """:meth:`industry_frame` as plain :class:`Rows` (no Polars)."""
+        self.industry(industry)
+        products = self.product_rows(industry, hs_revision, detail=True)
+        ups: dict[str, list[str]] = defaultdict(list)
+        for hs6, up in self._upstream_pairs(hs_revision, include_broader=True):
+            ups[hs6].append(up)
+        order = sorted(range(products.height), key=lambda i: products.data["hs6"][i])
+        data = {k: [v[i] for i in order] for k, v in products.data.items()}
+        data["upstream"] = [
+            ", ".join(sorted(ups[c])) if c in ups else None for c in data["hs6"]
+        ]
+        return Rows(data, {**products.schema, "upstream": "str"})
 
     def commodities(self) -> pl.DataFrame:
         """``material, commodity``: industry-map materials → USGS commodity names."""
+        import polars as pl
+
         rows = sorted(self.commodity_map)
         return pl.DataFrame(
             {"material": [m for m, _ in rows], "commodity": [c for _, c in rows]},
@@ -423,6 +462,10 @@ class IndustryMap:
 
     def industries_frame(self) -> pl.DataFrame:
         """One row per industry: title, number of inputs, materials, source."""
+        return self.industries_rows().to_polars()
+
+    def industries_rows(self) -> Rows:
+        """:meth:`industries_frame` as plain :class:`Rows` (no Polars)."""
         rows = []
         for name in self.names():
             ind = self.industries[name]
@@ -437,16 +480,13 @@ class IndustryMap:
                     "source": ind.source,
                 }
             )
-        return pl.DataFrame(
-            rows,
-            schema={
-                "industry": pl.String,
-                "title": pl.String,
-                "inputs_hs2022": pl.Int64,
-                "materials": pl.String,
-                "source": pl.String,
-            },
-        )
+        schema = {"industry": "str", "title": "str", "inputs_hs2022": "int"}
+        return _columns(rows, schema | {"materials": "str", "source": "str"})
+
+
+def _columns(rows: list[dict[str, Any]], schema: dict[str, str]) -> Rows:
+    """Rows from a list of row dicts, in the schema's column order."""
+    return Rows({k: [r.get(k) for r in rows] for k in schema}, schema)
 
 
 def _check_revision(revision: str) -> None:

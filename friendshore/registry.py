@@ -64,9 +64,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-import pyarrow as pa
-
 from friendshore import countries
 from friendshore._assets import data_path
 from friendshore.errors import (
@@ -75,8 +72,11 @@ from friendshore.errors import (
     SourceFormatError,
     UnknownNameError,
 )
+from friendshore.rows import Rows
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Polars loads where a frame is built: `registry …` needs none
+    import polars as pl
+
     from friendshore.store import Store
 
 DEFAULT_ALLIES = ("us-treaty-allies",)
@@ -91,12 +91,12 @@ _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
 MEMBER_SCHEMA = {
-    "group": pl.String,
-    "iso3": pl.String,
-    "role": pl.String,
-    "since": pl.Date,
-    "until": pl.Date,
-    "source": pl.String,
+    "group": "str",
+    "iso3": "str",
+    "role": "str",
+    "since": "date",
+    "until": "date",
+    "source": "str",
 }
 
 
@@ -246,6 +246,24 @@ class Registry:
         polars.DataFrame
             ``iso3`` (String), ``tier`` (String), sorted by ``iso3``.
         """
+        import polars as pl
+
+        tier = self._tier_map(year, concern=concern, allies=allies, partners=partners)
+        rows = sorted((k, v) for k, v in tier.items() if v != "other")
+        return pl.DataFrame(
+            {"iso3": [r[0] for r in rows], "tier": [r[1] for r in rows]},
+            schema={"iso3": pl.String, "tier": pl.String},
+        )
+
+    def _tier_map(
+        self,
+        year: int,
+        *,
+        concern: str = DEFAULT_CONCERN,
+        allies: Sequence[str] | None = None,
+        partners: Sequence[str] | None = None,
+    ) -> dict[str, str]:
+        """ISO3 → tier of :meth:`tiers`, as a dict."""
         self.group(concern)
         ally_groups = self.default_allies() if allies is None else list(allies)
         for name in ally_groups:
@@ -269,11 +287,7 @@ class Registry:
                 for iso3 in self.members(name, year):
                     tier[iso3] = level
         tier.update(self.overrides)
-        rows = sorted((k, v) for k, v in tier.items() if v != "other")
-        return pl.DataFrame(
-            {"iso3": [r[0] for r in rows], "tier": [r[1] for r in rows]},
-            schema={"iso3": pl.String, "tier": pl.String},
-        )
+        return tier
 
     def default_allies(self) -> list[str]:
         """The groups whose membership makes an ally by default, sorted."""
@@ -289,8 +303,7 @@ class Registry:
 
     def tier_of(self, iso3: str, year: int, **kwargs: Any) -> str:
         """The tier of one country (``other`` when in no listed group)."""
-        df = self.tiers(year, **kwargs).filter(pl.col("iso3") == iso3)
-        return df["tier"][0] if df.height else "other"
+        return self._tier_map(year, **kwargs).get(iso3, "other")
 
     # -- frames ---------------------------------------------------------------
     def members_frame(self) -> pl.DataFrame:
@@ -298,7 +311,7 @@ class Registry:
         ms = sorted(
             self.memberships, key=lambda m: (m.group, m.since or date.min, m.iso3)
         )
-        return pl.DataFrame(
+        return Rows(
             {
                 "group": [m.group for m in ms],
                 "iso3": [m.iso3 for m in ms],
@@ -307,11 +320,15 @@ class Registry:
                 "until": [m.until for m in ms],
                 "source": [m.source for m in ms],
             },
-            schema=MEMBER_SCHEMA,
-        )
+            MEMBER_SCHEMA,
+        ).to_polars()
 
     def groups_frame(self, year: int | None = None) -> pl.DataFrame:
         """One row per group; ``members`` counts them as of ``year`` if given."""
+        return self.groups_rows(year).to_polars()
+
+    def groups_rows(self, year: int | None = None) -> Rows:
+        """:meth:`groups_frame` as plain :class:`Rows` (no Polars)."""
         names = self.group_names()
         gs = [self.groups[n] for n in names]
         data: dict[str, list[Any]] = {
@@ -320,15 +337,10 @@ class Registry:
             "tier": [g.tier for g in gs],
             "title": [g.title for g in gs],
         }
-        schema: dict[str, Any] = {
-            "group": pl.String,
-            "kind": pl.String,
-            "tier": pl.String,
-        }
-        schema["title"] = pl.String
+        schema = {"group": "str", "kind": "str", "tier": "str", "title": "str"}
         if year is not None:
             data["members"] = [len(self.members(n, year)) for n in names]
-            schema["members"] = pl.Int64
+            schema["members"] = "int"
         data |= {
             "source": [g.source_name for g in gs],
             "source_url": [g.source_url for g in gs],
@@ -336,20 +348,24 @@ class Registry:
             "origin": [g.origin for g in gs],
         }
         schema |= {
-            "source": pl.String,
-            "source_url": pl.String,
-            "as_of": pl.Date,
-            "origin": pl.String,
+            "source": "str",
+            "source_url": "str",
+            "as_of": "date",
+            "origin": "str",
         }
-        return pl.DataFrame(data, schema=schema)
+        return Rows(data, schema)
 
     def group_frame(self, group: str, year: int | None = None) -> pl.DataFrame:
         """Members of one group: the whole history, or those as of ``year``."""
+        return self.group_rows(group, year).to_polars()
+
+    def group_rows(self, group: str, year: int | None = None) -> Rows:
+        """:meth:`group_frame` as plain :class:`Rows` (no Polars)."""
         rows = self.history(group)
         if year is not None:
             day = year_end(year)
             rows = [m for m in rows if m.active_on(day)]
-        return pl.DataFrame(
+        return Rows(
             {
                 "iso3": [m.iso3 for m in rows],
                 "name": [_country_name(m.iso3) for m in rows],
@@ -358,13 +374,13 @@ class Registry:
                 "until": [m.until for m in rows],
                 "note": [m.note for m in rows],
             },
-            schema={
-                "iso3": pl.String,
-                "name": pl.String,
-                "role": pl.String,
-                "since": pl.Date,
-                "until": pl.Date,
-                "note": pl.String,
+            {
+                "iso3": "str",
+                "name": "str",
+                "role": "str",
+                "since": "date",
+                "until": "date",
+                "note": "str",
             },
         )
 
@@ -373,10 +389,16 @@ class Registry:
     ) -> pl.DataFrame:
         """The groups a country has belonged to, its membership as of ``year``
         and its tier in that year (default ally/partner groups)."""
+        return self.country_rows(iso3, year, concern=concern).to_polars()
+
+    def country_rows(
+        self, iso3: str, year: int, *, concern: str = DEFAULT_CONCERN
+    ) -> Rows:
+        """:meth:`country_frame` as plain :class:`Rows` (no Polars)."""
         tier = self.tier_of(iso3, year, concern=concern)
         rows = self.groups_of(iso3)
         day = year_end(year)
-        return pl.DataFrame(
+        return Rows(
             {
                 "iso3": [iso3] * len(rows),
                 "group": [m.group for m in rows],
@@ -388,16 +410,16 @@ class Registry:
                 "year": [year] * len(rows),
                 "tier": [tier] * len(rows),
             },
-            schema={
-                "iso3": pl.String,
-                "group": pl.String,
-                "kind": pl.String,
-                "role": pl.String,
-                "since": pl.Date,
-                "until": pl.Date,
-                "member": pl.Boolean,
-                "year": pl.Int64,
-                "tier": pl.String,
+            {
+                "iso3": "str",
+                "group": "str",
+                "kind": "str",
+                "role": "str",
+                "since": "date",
+                "until": "date",
+                "member": "bool",
+                "year": "int",
+                "tier": "str",
             },
         )
 
@@ -408,6 +430,8 @@ class Registry:
         ``group`` is a reserved word in SQL, so the store column is ``group_name``
         in both tables (join on ``registry_members.group_name``).
         """
+        import pyarrow as pa
+
         groups = pa.table(
             {
                 "group_name": [g.name for g in self.groups.values()],

@@ -418,6 +418,10 @@ def write_report(data: ReportData, out_dir: Path) -> list[WrittenFile]:
         raise ExportError(
             f"cannot create the report directory {out_dir}: {exc.strerror or exc}"
         ) from None
+    # A table an earlier run wrote and this one has not (scenario_* without
+    # --scenario): gone, so the folder holds one report. Only our own names.
+    for name in TABLES.keys() - tables.keys():
+        (out_dir / f"{name}.parquet").unlink(missing_ok=True)
     written: list[WrittenFile] = []
     for name, df in tables.items():
         meta = {**data.metadata, "friendshore.table": name}
@@ -800,6 +804,16 @@ def build_report(
     revisions = [
         r[0] for r in store.fetchall("SELECT DISTINCT hs_revision FROM trade_flows")
     ]
+    # Labels name products as the revision of the year shown does (HS2022 811292
+    # lost hafnium and rhenium): that year's revisions, newest first.
+    shown = [
+        r[0]
+        for r in store.fetchall(
+            "SELECT DISTINCT hs_revision FROM trade_flows WHERE year = $year "
+            "ORDER BY hs_revision DESC",
+            {"year": year},
+        )
+    ]
     basket = sorted(set(exposure.industry_codes(industries, None, revisions)["hs6"]))
     who: dict[str, Any] = {
         "importer": importer,
@@ -872,7 +886,7 @@ def build_report(
         year=year,
         concern=concern,
         notes=tuple(notes),
-        labels=_labels(industries, revisions),
+        labels=_labels(industries, shown),
     )
 
 

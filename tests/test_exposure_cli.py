@@ -237,14 +237,36 @@ def test_flags_help_states_the_coverage_default(cli) -> None:  # type: ignore[no
 
 def test_a_table_to_a_pipe_keeps_every_column_whole(cli, flows_db: Path) -> None:  # type: ignore[no-untyped-def]
     # Without a terminal rich assumes 80 columns and squeezed the 17 columns of the
-    # product table to "…": redirected to a file the table keeps its natural width.
-    r = cli("exposure", "--importer", "USA", "--hs", "850511", "--year", "2022")
+    # product table to "…": redirected to a file, --wide keeps its natural width.
+    r = cli(
+        "exposure", "--importer", "USA", "--hs", "850511", "--year", "2022", "--wide"
+    )
     assert r.exit_code == 0, r.stderr
     header = next(line for line in r.stdout.splitlines() if "importer" in line)
     for name in ("import_value_usd", "top_supplier_share", "partner_share", "vintage"):
-        assert f" {name} " in header
+        assert name in header.split()
     assert "…" not in r.stdout
-    assert len(header) > 200
+    assert len(header) > 180  # 17 columns two spaces apart
+
+
+def test_the_default_table_shows_shares_as_percent_and_values_in_millions(
+    cli, flows_db: Path
+) -> None:  # type: ignore[no-untyped-def]
+    r = cli("exposure", "--importer", "USA", "--hs", "850511", "--year", "2022")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    header = lines[1].split("  ")
+    header = [h.strip() for h in header if h.strip()]
+    assert header[:5] == ["year", "importer", "hs6", "imports $M", "concern %"]
+    assert "vintage" not in r.stdout and "source" not in lines[1]
+    csv_r = cli(
+        "exposure", "--importer", "USA", "--hs", "850511", "--year", "2022", "-f", "csv"
+    )
+    [row] = _csv(csv_r.stdout)
+    cells = lines[3].split()
+    assert cells[3] == f"{float(row['import_value_usd']) / 1e6:,.1f}"
+    assert cells[4] == f"{float(row['prc_share']) * 100:.1f}"
+    assert "vintage" in csv_r.stdout.splitlines()[0]  # every column in csv
 
 
 def test_an_empty_result_says_so_on_stderr(cli, flows_db: Path) -> None:  # type: ignore[no-untyped-def]

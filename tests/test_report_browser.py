@@ -1,7 +1,7 @@
 """report.html in a real browser: Debian's headless Chromium opens it from disk.
 
 The browser runs with every host name unresolvable, so a chart that needed the
-network would not draw. .ci/run installs ``chromium`` where it is missing; here
+network would not draw. `make test` installs ``chromium`` where it is missing; here
 its absence is a failure, not a skip.
 """
 

@@ -50,6 +50,10 @@ def test_make_demo_and_make_test_from_a_fresh_clone(tmp_path: Path) -> None:
     assert "China's share of world production" in demo.stdout
     assert "US exposure to the PRC by defense industry" in demo.stdout
     assert (clone / "friendshore-demo.duckdb").exists()
+    # How to reach the command and the demo's store, as the README quotes it.
+    from .test_readme import MAKE_DEMO_NEXT
+
+    assert demo.stdout.rstrip().endswith(MAKE_DEMO_NEXT)
 
     test = subprocess.run(
         ["make", "test", "PYTEST_ARGS=-q tests/test_cli.py"],

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
 
-from friendshore.errors import FriendshoreError, InputError
-from friendshore.store import Store
+from friendshore.errors import FriendshoreError, InputError, ParameterError
+
+if TYPE_CHECKING:
+    from friendshore.store import Store
 
 
 @dataclass
@@ -30,8 +34,57 @@ class State:
 
     def open_store(self, *, read_only: bool | None = None) -> Store:
         """Open the store with the global options (``--read-only`` wins)."""
+        from friendshore.store import Store  # DuckDB loads only when a store opens
+
         ro = self.read_only or bool(read_only)
         return Store(self.db, read_only=ro, memory_limit=self.memory_limit)
+
+    @contextmanager
+    def writing_store(self, command: str) -> Iterator[Store]:
+        """The store opened for writing by ``command`` (``load``, ``demo``).
+
+        ``--read-only`` is a usage error here, not DuckDB's refusal halfway. A
+        command that fails on a path that held no store leaves no store behind: an
+        empty file would make the next reader believe data had been loaded.
+        """
+        if self.read_only:
+            raise ParameterError(
+                f"`{command}` writes to the store; drop --read-only to {command}"
+            )
+        from friendshore.store import default_db_path
+
+        path = self.db if self.db is not None else default_db_path()
+        fresh = str(path) != ":memory:" and not Path(path).exists()
+        try:
+            with self.open_store() as store:
+                yield store
+        except BaseException:
+            if fresh:
+                for leftover in (Path(path), Path(f"{path}.wal")):
+                    leftover.unlink(missing_ok=True)
+            raise
+
+
+def _flag_type(display: Any) -> Any:
+    """Typer shows a flag's type as ``<bool>``, as if it took a value: show none."""
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else display(self, ctx)
+
+    return display_type_rich
+
+
+typer.core.TyperOption.display_type_rich = _flag_type(  # type: ignore[method-assign]
+    typer.core.TyperOption.display_type_rich
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from friendshore import __version__
+
+        typer.echo(f"friendshore {__version__}")
+        raise typer.Exit()
 
 
 class _Group(typer.core.TyperGroup):
@@ -115,6 +168,15 @@ def _global(
     ] = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show full tracebacks on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print friendshore's version and exit.",
+            callback=_version,
+            is_eager=True,
+        ),
     ] = False,
 ) -> None:
     """Global options go before the command."""

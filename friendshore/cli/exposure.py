@@ -6,23 +6,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
-from friendshore import concentration as conc_lib
-from friendshore import crma as crma_lib
-from friendshore import export
-from friendshore import exposure as exposure_lib
-from friendshore import flags as flags_lib
-from friendshore import trend as trend_lib
 from friendshore.errors import ParameterError
-from friendshore.flow_selection import select_flows
-from friendshore.registry import Registry, load_registry
 
+from . import defaults, views
 from .app import app, state
-from .render import Format, FormatOpt, OutOpt, emit
+from .render import Format, FormatOpt, OutOpt, View, WideOpt, emit
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from friendshore.registry import Registry
 
 
 class Level(StrEnum):
@@ -200,10 +197,23 @@ def _emit(
     params: dict[str, Any],
     loads: pl.DataFrame,
     registry: Registry | None,
+    view: View | None = None,
+    wide: bool = False,
 ) -> None:
+    from friendshore import export
+
     extra = {"registry_version": registry.version} if registry is not None else None
     meta = export.provenance(command, params, loads, extra=extra)
-    emit(df, fmt, out, title=command, metadata=meta, empty=_empty_note(command, params))
+    emit(
+        df,
+        fmt,
+        out,
+        title=command,
+        metadata=meta,
+        empty=_empty_note(command, params),
+        view=view,
+        wide=wide,
+    )
 
 
 # The selection parameters an empty-result note names, in this order.
@@ -239,7 +249,7 @@ def exposure(
     level: Annotated[
         Level, typer.Option(help="Rows per product or per industry.")
     ] = Level.product,
-    concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
+    concern: ConcernOpt = defaults.CONCERN,
     allies: AlliesOpt = None,
     partners: PartnersOpt = None,
     include_intra: IntraOpt = False,
@@ -260,6 +270,7 @@ def exposure(
     spark_master: MasterOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Import exposure: concern (PRC) share, HHI and tier shares per product or industry.
 
@@ -270,6 +281,9 @@ def exposure(
 
     Example: friendshore exposure --engine spark --parquet export/ --bloc eu --year 2022
     """
+    from friendshore import exposure as exposure_lib
+    from friendshore.registry import load_registry
+
     if year is not None and years is not None:
         raise ParameterError("give either --year or --years, not both")
     reg = load_registry(registry)
@@ -320,11 +334,27 @@ def exposure(
     if (industry or level is Level.industry) and not include_broader:
         note_left_out(df, industry)
     df = _top(df, top, keys)
-    _emit(df, fmt, out, command="exposure", params=params, loads=loads, registry=reg)
+    view = (
+        views.EXPOSURE_INDUSTRY if level is Level.industry else views.EXPOSURE_PRODUCT
+    )
+    _emit(
+        df,
+        fmt,
+        out,
+        command="exposure",
+        params=params,
+        loads=loads,
+        registry=reg,
+        view=view,
+        wide=wide,
+    )
 
 
 def note_left_out(df: pl.DataFrame, industry: str | None) -> None:
     """Say on stderr which industry codes were left out as broader than the input."""
+    import polars as pl
+
+    from friendshore import exposure as exposure_lib
     from friendshore.industries import load_industries
 
     if df.is_empty() or "hs_revision" not in df.columns:
@@ -370,6 +400,10 @@ def _stream_years(
     reads through a connection of its own, so DuckDB's block cache holds one
     year, not every year read so far (30 years: 0.58 GB peak instead of 0.87 GB).
     """
+    from friendshore import export
+    from friendshore import exposure as exposure_lib
+    from friendshore.flow_selection import select_flows
+
     args = {k: v for k, v in kwargs.items() if k not in ("year", "years")}
     if level is Level.product:
         args["hs"] = hs
@@ -414,6 +448,8 @@ def _top(df: pl.DataFrame, top: int | None, keys: list[str]) -> pl.DataFrame:
     Product and industry rows come sorted by ``keys`` from the library; sorting an
     all-importer year again here cost ~0.75 s of a 4 s command (issue 17).
     """
+    import polars as pl
+
     if top is None:
         return df
     concern_v = pl.col("import_value_usd") * pl.col("prc_share")
@@ -442,7 +478,7 @@ def concentration(
     edition: Annotated[
         str | None, typer.Option(help="--production: MCS edition, e.g. MCS2024.")
     ] = None,
-    concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
+    concern: ConcernOpt = defaults.CONCERN,
     source: SourceOpt = None,
     registry: RegistryOpt = None,
     engine: EngineOpt = Engine.duckdb,
@@ -450,6 +486,7 @@ def concentration(
     spark_master: MasterOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Supply concentration: world exports per HS6, or USGS production per commodity.
 
@@ -464,6 +501,9 @@ def concentration(
 
     Example: friendshore concentration --engine spark --parquet export/ --hs 850511
     """
+    from friendshore import concentration as conc_lib
+    from friendshore.registry import load_registry
+
     params: dict[str, Any] = {"production": production, "hs": hs, "industry": industry}
     params |= {"year": year, "commodity": commodity, "edition": edition}
     params["concern"] = concern
@@ -512,8 +552,17 @@ def concentration(
                 source=source,
             )
         loads = store.loads()
+    view = views.PRODUCTION_CONCENTRATION if production else views.WORLD_CONCENTRATION
     _emit(
-        df, fmt, out, command="concentration", params=params, loads=loads, registry=reg
+        df,
+        fmt,
+        out,
+        command="concentration",
+        params=params,
+        loads=loads,
+        registry=reg,
+        view=view,
+        wide=wide,
     )
 
 
@@ -529,13 +578,14 @@ def trend(
     level: Annotated[
         Level, typer.Option(help="Rows per product or per industry.")
     ] = Level.product,
-    concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
+    concern: ConcernOpt = defaults.CONCERN,
     include_intra: IntraOpt = False,
     source: SourceOpt = None,
     include_broader: BroaderOpt = False,
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Change in concern share and HHI between two years, per product or industry.
 
@@ -543,6 +593,9 @@ def trend(
 
     Example: friendshore trend --from 2020 --to 2023 --importer USA --industry batteries
     """
+    from friendshore import trend as trend_lib
+    from friendshore.registry import load_registry
+
     reg = load_registry(registry)
     kwargs: dict[str, Any] = {
         "importer": importer,
@@ -566,7 +619,17 @@ def trend(
         typer.echo(f"Note: {note}.", err=True)
     params = {**kwargs, "from": start, "to": end, "level": level.value, "hs": hs}
     params["registry"] = registry
-    _emit(df, fmt, out, command="trend", params=params, loads=loads, registry=reg)
+    _emit(
+        df,
+        fmt,
+        out,
+        command="trend",
+        params=params,
+        loads=loads,
+        registry=reg,
+        view=views.TREND,
+        wide=wide,
+    )
 
 
 @app.command()
@@ -581,26 +644,26 @@ def flags(
     ] = None,
     import_hhi: Annotated[
         float, typer.Option(help="GeoDep: import HHI above this.")
-    ] = flags_lib.GEODEP_IMPORT_HHI,
+    ] = defaults.GEODEP_IMPORT_HHI,
     world_hhi: Annotated[
         float, typer.Option(help="GeoDep: world-export HHI above this.")
-    ] = flags_lib.GEODEP_WORLD_HHI,
+    ] = defaults.GEODEP_WORLD_HHI,
     ratio: Annotated[
         float, typer.Option(help="GeoDep: imports/exports above this.")
-    ] = flags_lib.GEODEP_RATIO,
+    ] = defaults.GEODEP_RATIO,
     window: Annotated[int, typer.Option(help="GeoDep: years in the window.")] = (
-        flags_lib.GEODEP_WINDOW
+        defaults.GEODEP_WINDOW
     ),
     min_years: Annotated[
         int, typer.Option(help="GeoDep: years of the window that must meet all three.")
-    ] = flags_lib.GEODEP_MIN_YEARS,
+    ] = defaults.GEODEP_MIN_YEARS,
     crma_share: Annotated[
         float,
         typer.Option(
             help="CRMA import indicator: largest single named supplier's share of "
             "imports above this."
         ),
-    ] = flags_lib.CRMA_SINGLE_SHARE,
+    ] = defaults.CRMA_SINGLE_SHARE,
     min_coverage: Annotated[
         float,
         typer.Option(
@@ -610,13 +673,14 @@ def flags(
             "the imports (residual areas such as XRW are unnamed); else the flags "
             "are empty and flag_note says 'insufficient coverage'.",
         ),
-    ] = flags_lib.MIN_COVERAGE,
-    concern: ConcernOpt = exposure_lib.DEFAULT_CONCERN,
+    ] = defaults.MIN_COVERAGE,
+    concern: ConcernOpt = defaults.CONCERN,
     include_intra: IntraOpt = False,
     source: SourceOpt = None,
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Dependency flags: CEPII GeoDep and an EU CRMA single-supplier import indicator.
 
@@ -629,6 +693,9 @@ def flags(
 
     Example: friendshore flags --importer USA --industry permanent-magnets --year 2023
     """
+    from friendshore import flags as flags_lib
+    from friendshore.registry import load_registry
+
     reg = load_registry(registry)
     kwargs: dict[str, Any] = {
         "year": year,
@@ -651,7 +718,17 @@ def flags(
         df = flags_lib.dependency_flags(store, registry=reg, **kwargs)
         loads = store.loads()
     params = {**kwargs, "registry": registry}
-    _emit(df, fmt, out, command="flags", params=params, loads=loads, registry=reg)
+    _emit(
+        df,
+        fmt,
+        out,
+        command="flags",
+        params=params,
+        loads=loads,
+        registry=reg,
+        view=views.FLAGS,
+        wide=wide,
+    )
 
 
 @app.command()
@@ -672,11 +749,12 @@ def crma(
             max=1.0,
             help="Benchmark: one third country's share of consumption.",
         ),
-    ] = crma_lib.CRMA_CONSUMPTION_SHARE,
+    ] = defaults.CRMA_CONSUMPTION_SHARE,
     source: SourceOpt = None,
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """EU CRMA Art. 5(1)(b): one third country's share of the bloc's consumption.
 
@@ -687,6 +765,9 @@ def crma(
 
     Example: friendshore crma --year 2023 --commodity "magnesium metal"
     """
+    from friendshore import crma as crma_lib
+    from friendshore.registry import load_registry
+
     reg = load_registry(registry)
     params: dict[str, Any] = {"year": year, "bloc": bloc, "commodity": commodity}
     params |= {"share": share, "source": source, "registry": registry}
@@ -701,4 +782,14 @@ def crma(
             source=source,
         )
         loads = store.loads()
-    _emit(df, fmt, out, command="crma", params=params, loads=loads, registry=reg)
+    _emit(
+        df,
+        fmt,
+        out,
+        command="crma",
+        params=params,
+        loads=loads,
+        registry=reg,
+        view=views.CRMA,
+        wide=wide,
+    )

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
-from friendshore import demo as demo_lib
-from friendshore import sources
 from friendshore.errors import ParameterError
-from friendshore.registry import load_registry
-from friendshore.store import LoadResult
 
+from . import views
 from .app import app, state
-from .progress import progress_bar
-from .render import Format, FormatOpt, OutOpt, emit, emit_many
+from .progress import progress_bar, summary
+from .render import Format, FormatOpt, OutOpt, WideOpt, emit, emit_many
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from friendshore.store import LoadResult
 
 
 class Source(StrEnum):
@@ -40,6 +41,8 @@ _SOURCE_OPTIONS: dict[str, set[str]] = {
 
 def results_frame(results: list[LoadResult]) -> pl.DataFrame:
     """One row per file a load touched."""
+    import polars as pl
+
     return pl.DataFrame(
         {
             "file": [r.file_name for r in results],
@@ -61,6 +64,21 @@ def results_frame(results: list[LoadResult]) -> pl.DataFrame:
             "seconds": pl.Float64,
             "note": pl.String,
         },
+    )
+
+
+def load_summary(command: str, results: list[LoadResult]) -> str:
+    """``load: 14 files (12 loaded, 2 unchanged), 1,234 rows in 2.1 s``."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    what = ", ".join(f"{n} {status}" for status, n in counts.items())
+    rows = sum(r.rows for r in results)
+    secs = sum(r.seconds for r in results)
+    n = len(results)
+    return (
+        f"{command}: {n} file{'s' if n != 1 else ''} ({what}), "
+        f"{rows:,} rows in {secs:.1f} s"
     )
 
 
@@ -123,6 +141,7 @@ def load(
     ] = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Load source files into the store (one transaction per file).
 
@@ -156,25 +175,51 @@ def load(
             "--" + ("map" if k == "mapping" else k.replace("_", "-")) for k in stray
         )
         raise ParameterError(f"{flags} does not apply to `load {source.value}`")
-    with state(ctx).open_store() as store, progress_bar() as progress:
+    from friendshore import sources
+    from friendshore.registry import load_registry
+
+    sources.check_paths(paths)  # before a store file is made
+    with state(ctx).writing_store("load") as store, progress_bar() as progress:
         results = sources.load(store, source.value, paths, progress=progress, **options)
         load_registry().to_store(store)  # keep registry tables joinable in SQL
-    emit(results_frame(results), fmt, out, title="load")
+    emit(results_frame(results), fmt, out, title="load", view=views.LOAD, wide=wide)
+    summary(load_summary("load", results))
+
+
+TableOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--table", help="Only this table (store, trade_flows, production, loads)."
+    ),
+]
 
 
 @app.command()
-def info(ctx: typer.Context, fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
+def info(
+    ctx: typer.Context,
+    table: TableOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+    wide: WideOpt = False,
+) -> None:
     """Show what the store holds: sources, years, row counts, files loaded, size.
 
-    Example: friendshore --db trade.duckdb info --format json
+    --format csv prints one table: pick it with --table, or give --out DIR.
+
+    Example: friendshore --db trade.duckdb info --table loads --format csv
     """
     with state(ctx).open_store(read_only=True) as store:
         tables = store.info()
-    emit_many(tables, fmt, out)
+    emit_many(tables, fmt, out, views=views.INFO, wide=wide, only=table)
 
 
 @app.command()
-def demo(ctx: typer.Context, fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
+def demo(
+    ctx: typer.Context,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+    wide: WideOpt = False,
+) -> None:
     """Build a store from the bundled real data and print the headline results.
 
     Loads the bundled UN Comtrade records and USGS Mineral Commodity Summaries
@@ -182,6 +227,11 @@ def demo(ctx: typer.Context, fmt: FormatOpt = Format.table, out: OutOpt = None) 
 
     Example: friendshore --db demo.duckdb demo
     """
-    with state(ctx).open_store() as store, progress_bar() as progress:
+    from friendshore import demo as demo_lib
+
+    with state(ctx).writing_store("demo") as store, progress_bar() as progress:
         tables = demo_lib.run_demo(store, progress=progress)
-    emit_many(tables, fmt, out)
+        loads = store.fetchall("SELECT count(*), coalesce(sum(rows), 0) FROM loads")
+    emit_many(tables, fmt, out, views=views.DEMO, wide=wide)
+    files, rows = loads[0]
+    summary(f"demo: {files} files in the store, {rows:,} rows")

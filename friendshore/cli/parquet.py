@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
-
-from friendshore.parquet import export_parquet
 
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, emit
@@ -46,6 +43,10 @@ def export_parquet_cmd(
     Example: friendshore --db trade.duckdb export parquet export/ && friendshore
     exposure --engine spark --parquet export/ --importer USA
     """
+    import polars as pl
+
+    from friendshore.parquet import export_parquet
+
     with state(ctx).open_store(read_only=True) as store:
         manifest = export_parquet(store, directory, overwrite=overwrite)
     rows = [

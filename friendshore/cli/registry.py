@@ -8,13 +8,9 @@ from typing import Annotated
 
 import typer
 
-from friendshore import countries
-from friendshore.errors import UnknownNameError
-from friendshore.industries import REVISIONS, load_industries
-from friendshore.registry import load_registry
-
+from . import defaults, views
 from .app import app
-from .render import Format, FormatOpt, OutOpt, emit
+from .render import Format, FormatOpt, OutOpt, WideOpt, emit
 
 registry_app = typer.Typer(
     no_args_is_help=True,
@@ -59,19 +55,24 @@ def registry_list(
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """List the groups: kind, members as of a year, source and "as of" date.
 
     Example: friendshore registry list --year 2024 --format json
     """
+    from friendshore.registry import load_registry
+
     reg = load_registry(registry)
     when = year if year is not None else date.today().year
     emit(
-        reg.groups_frame(when),
+        reg.groups_rows(when),
         fmt,
         out,
         title=f"registry groups, members as of {when}-12-31 (registry {reg.version})",
         metadata=_meta(reg.version, year=when),
+        view=views.REGISTRY_LIST,
+        wide=wide,
     )
 
 
@@ -82,20 +83,25 @@ def registry_show(
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Show a group's members: all of its history, or those as of --year.
 
     Example: friendshore registry show nato --year 2023
     """
+    from friendshore.registry import load_registry
+
     reg = load_registry(registry)
     g = reg.group(group)
     when = "full history" if year is None else f"as of {year}-12-31"
     emit(
-        reg.group_frame(group, year),
+        reg.group_rows(group, year),
         fmt,
         out,
         title=f"{g.name}: {g.title}, {when} (source: {g.source_name}; as of {g.as_of})",
         metadata=_meta(reg.version, group=group, year=year),
+        view=views.REGISTRY_SHOW,
+        wide=wide,
     )
 
 
@@ -109,17 +115,22 @@ def registry_country(
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Show the groups a country belongs to and its tier in a year.
 
     Example: friendshore registry country FIN --year 2022
     """
+    from friendshore import countries
+    from friendshore.errors import UnknownNameError
+    from friendshore.registry import load_registry
+
     reg = load_registry(registry)
     code = countries.normalise(iso3)
     if code is None:
         raise UnknownNameError("country", iso3, [c[0] for c in countries.table_rows()])
     when = year if year is not None else date.today().year
-    df = reg.country_frame(code, when, concern=concern)
+    df = reg.country_rows(code, when, concern=concern)
     tier = reg.tier_of(code, when, concern=concern)
     emit(
         df,
@@ -127,16 +138,29 @@ def registry_country(
         out,
         title=f"{code} as of {when}-12-31: tier {tier}",
         metadata=_meta(reg.version, iso3=code, year=when, concern=concern),
+        view=views.REGISTRY_COUNTRY,
+        wide=wide,
     )
 
 
 @industries_app.command("list")
-def industries_list(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
+def industries_list(
+    fmt: FormatOpt = Format.table, out: OutOpt = None, wide: WideOpt = False
+) -> None:
     """List the defense-critical industries, their materials and sources.
 
     Example: friendshore industries list --format csv
     """
-    emit(load_industries().industries_frame(), fmt, out, title="industries")
+    from friendshore.industries import load_industries
+
+    emit(
+        load_industries().industries_rows(),
+        fmt,
+        out,
+        title="industries",
+        view=views.INDUSTRIES_LIST,
+        wide=wide,
+    )
 
 
 @industries_app.command("show")
@@ -144,21 +168,28 @@ def industries_show(
     name: Annotated[str, typer.Argument(help="Industry, e.g. permanent-magnets.")],
     hs_revision: Annotated[
         str,
-        typer.Option(help=f"HS revision of the codes: {', '.join(REVISIONS)}."),
+        typer.Option(
+            help=f"HS revision of the codes: {', '.join(defaults.HS_REVISIONS)}."
+        ),
     ] = "HS2017",
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Show an industry's HS6 inputs in one HS revision, with upstream inputs.
 
     Example: friendshore industries show permanent-magnets --hs-revision HS2022
     """
+    from friendshore.industries import load_industries
+
     imap = load_industries()
-    df = imap.industry_frame(name, hs_revision)
+    df = imap.industry_rows(name, hs_revision)
     emit(
         df,
         fmt,
         out,
         title=f"{name}: {imap.industry(name).title} ({hs_revision})",
         metadata={"industry": name, "hs_revision": hs_revision},
+        view=views.INDUSTRIES_SHOW,
+        wide=wide,
     )

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
-from friendshore import queries
 from friendshore.errors import ParameterError
 
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, emit
+
+if TYPE_CHECKING:
+    import polars as pl
 
 query_app = typer.Typer(
     no_args_is_help=True,
@@ -66,7 +67,9 @@ def report(
 
       friendshore report --importer USA --coalitions --out report/
     """
-    from friendshore import report as report_lib  # altair: only when used
+    import polars as pl
+
+    from friendshore import report as report_lib
 
     with state(ctx).open_store(read_only=True) as store:
         data = report_lib.build_report(
@@ -77,6 +80,18 @@ def report(
             scenarios=scenario or (),
             concern=concern,
             coalitions=coalitions,
+        )
+    if all(
+        data.tables[name].height == 0
+        for name in ("exposure_products", "exposure_industries")
+        if name in data.tables
+    ):
+        who = f"bloc {bloc}" if bloc else f"importer {importer}" if importer else ""
+        asked = "; ".join(x for x in (who, f"year {data.year}") if x)
+        typer.echo(
+            f"report: no trade flows match ({asked}); the page shows no exposure. "
+            "`friendshore info` lists the loaded years, sources and importers",
+            err=True,
         )
     written = report_lib.write_report(data, out)
     emit(
@@ -100,6 +115,8 @@ def query_list(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
 
     Example: friendshore query list --format json
     """
+    from friendshore import queries
+
     frame = queries.catalogue().frame()
     if fmt is Format.table and out is None:
         typer.echo(_cards(frame), nl=False)
@@ -128,6 +145,8 @@ def query_show(
 
     Example: friendshore query show production_china_share
     """
+    from friendshore import queries
+
     typer.echo(queries.catalogue().get(name).path.read_text(encoding="utf-8"), nl=False)
 
 
@@ -165,7 +184,8 @@ def query_run(
 
       friendshore query run NAME --param year=2022 --param importer=USA
     """
-    from friendshore import report as report_lib  # altair: only when used
+    from friendshore import queries
+    from friendshore import report as report_lib
 
     params = _parse_params(param or [])
     queries.catalogue().get(name).bind(params)  # name and params first, then the store

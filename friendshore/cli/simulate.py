@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
-from friendshore import export
 from friendshore.errors import ParameterError
 
 from .app import app, state
-from .render import Format, FormatOpt, OutOpt, emit
+from .render import Format, FormatOpt, OutOpt, View, WideOpt, emit
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class Level(StrEnum):
@@ -31,7 +32,8 @@ class By(StrEnum):
     exporter = "exporter"
 
 
-# The table format shows these; csv / json / parquet carry every column.
+# The table format shows these (every column with --wide); csv / json / parquet
+# carry every column.
 TABLE_COLUMNS = {
     "importer": [
         "scenario",
@@ -176,6 +178,7 @@ def simulate(
     ] = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Simulate a coalition's ban, tariff or cap on a concern group's goods.
 
@@ -198,6 +201,7 @@ def simulate(
 
       friendshore simulate --importer USA --industry all --policy ban --draws 200 --substitution-range 2.1 5.1
     """
+    from friendshore import export
     from friendshore.industries import load_industries
     from friendshore.registry import load_registry
     from friendshore.scenarios import model
@@ -269,9 +273,8 @@ def simulate(
         )
     for note in _unmatched(scenarios, table):
         typer.echo(note, err=True)
-    if fmt is Format.table:
-        table = table.select(c for c in TABLE_COLUMNS[by.value] if c in table.columns)
-    emit(table, fmt, out, title="simulate", metadata=meta)
+    view = View.of(*TABLE_COLUMNS[by.value], keep=2)
+    emit(table, fmt, out, title="simulate", metadata=meta, view=view, wide=wide)
 
 
 def _coalition(text: str) -> tuple[str, ...]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from friendshore.errors import UnknownNameError
+from friendshore.errors import SourceFormatError, UnknownNameError
 from friendshore.progress import ProgressFn, no_progress
-from friendshore.store import LoadResult, Store
+
+if TYPE_CHECKING:
+    from friendshore.store import LoadResult, Store
 
 # source name -> "module:function" (imported lazily: a loader's imports stay its own)
 LOADERS: dict[str, str] = {
@@ -34,6 +36,13 @@ def loader(source: str) -> Callable[..., list[LoadResult]]:
     return fn
 
 
+def check_paths(paths: Sequence[Path]) -> None:
+    """Every path names an existing file or folder, else one error naming it."""
+    for path in map(Path, paths):
+        if not path.exists():
+            raise SourceFormatError(str(path), "no such file or folder")
+
+
 def load(
     store: Store,
     source: str,
@@ -43,4 +52,5 @@ def load(
     **options: Any,
 ) -> list[LoadResult]:
     """Load files of one source into the store; one transaction per file."""
+    check_paths(paths)
     return loader(source)(store, list(paths), progress=progress, **options)

@@ -453,7 +453,16 @@ def _check_header(data: _Member) -> tuple[str, ...]:
 def _code_rows(member: _Member, kind: str) -> tuple[list[str], list[list[str]]]:
     """Header (lower case) and rows of a small CEPII code file."""
     text = _decode(member.read_bytes())
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a stray carriage return or NUL inside a line
+        what = (
+            "a carriage return inside the line (a broken line end)"
+            if "new-line" in str(exc)
+            else f"not a readable CSV line ({exc})"
+        )
+        raise SourceFormatError(member.label, what, row=reader.line_num) from None
     if not rows or not any(c.strip() for c in rows[0]):
         raise SourceFormatError(member.label, f"empty file; expected a BACI {kind}")
     return [c.strip().lower() for c in rows[0]], rows[1:]

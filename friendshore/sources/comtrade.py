@@ -81,7 +81,7 @@ import polars as pl
 from friendshore import countries
 from friendshore.errors import SourceFormatError, UnknownNameError
 from friendshore.progress import ProgressFn, no_progress
-from friendshore.sources.csvfile import check_last_row, expand_paths
+from friendshore.sources.csvfile import check_last_row, expand_paths, problem_row
 from friendshore.store import LoadResult, Store, country_ids, sha256_file
 
 SOURCE = "comtrade"
@@ -308,7 +308,9 @@ def _read_normalised(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
         ) from None
     except (pl.exceptions.PolarsError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise SourceFormatError(file, f"cannot read as CSV: {first}") from None
+        raise SourceFormatError(
+            file, f"cannot read as CSV: {first}", row=problem_row(path)
+        ) from None
     raw = raw.rename({c: c.strip().lstrip("\ufeff").strip() for c in raw.columns})
     cols = set(raw.columns)
 

@@ -59,3 +59,20 @@ def expand_paths(
         else:
             raise SourceFormatError(str(p), "no such file or folder")
     return files
+
+
+def problem_row(path: Path) -> int | None:
+    """The line of the first record a strict CSV reader cannot read, or whose field
+    count differs from the header's: where a parser's error lies, for its message."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+        reader = csv.reader(fh, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return None
+            for row in reader:
+                if row and len(row) != len(header):
+                    return reader.line_num
+        except csv.Error:
+            return reader.line_num
+    return None

@@ -47,7 +47,7 @@ import polars as pl
 from friendshore import countries
 from friendshore.errors import ParameterError, SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
-from friendshore.sources.csvfile import check_last_row, expand_paths
+from friendshore.sources.csvfile import check_last_row, expand_paths, problem_row
 from friendshore.store import LoadResult, Store, insert_flows, sha256_file
 
 SOURCE = "table"
@@ -140,7 +140,10 @@ def _read(path: Path) -> tuple[pl.DataFrame, int]:
         raise
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise SourceFormatError(str(path), f"cannot read the table: {first}") from None
+        row = problem_row(path) if suffix in (".csv", ".txt") else None
+        raise SourceFormatError(
+            str(path), f"cannot read the table: {first}", row=row
+        ) from None
     raise SourceFormatError(str(path), "expected a .csv or .parquet file")
 
 

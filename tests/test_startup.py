@@ -1,0 +1,113 @@
+"""Start-up: `--help` and the reference-data commands load no heavy library.
+
+Whole-process times live in `benchmarks/` (cases ``startup_*``); here the cause is
+checked, which does not depend on the machine: which modules a command imports.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from friendshore import crma, flags, industries
+from friendshore import exposure as exposure_lib
+from friendshore.cli import defaults
+from friendshore.industries import load_industries
+from friendshore.registry import load_registry
+
+HEAVY = ("polars", "duckdb", "pyarrow", "altair", "numpy", "vl_convert")
+
+_PROBE = """
+import json, sys
+watched = json.loads(sys.argv[2])
+sys.argv = ["friendshore", *json.loads(sys.argv[1])]
+from friendshore.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+heavy = [m for m in watched if m in sys.modules]
+sys.__stderr__.write("HEAVY=" + json.dumps(heavy) + "\\n")
+"""
+
+
+def _heavy_modules(*args: str) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("HEAVY="))
+    return json.loads(line.removeprefix("HEAVY="))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("--version",),
+        ("exposure", "--help"),
+        ("simulate", "--help"),
+        ("registry", "list"),
+        ("registry", "show", "nato", "--year", "2024"),
+        ("registry", "country", "FIN", "--year", "2022", "--format", "csv"),
+        ("industries", "list"),
+        ("industries", "show", "batteries", "--format", "json"),
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_command_starts_without_the_heavy_libraries(args: tuple[str, ...]) -> None:
+    assert _heavy_modules(*args) == []
+
+
+def test_cli_defaults_are_the_engines() -> None:
+    assert defaults.CONCERN == exposure_lib.DEFAULT_CONCERN
+    assert defaults.GEODEP_IMPORT_HHI == flags.GEODEP_IMPORT_HHI
+    assert defaults.GEODEP_WORLD_HHI == flags.GEODEP_WORLD_HHI
+    assert defaults.GEODEP_RATIO == flags.GEODEP_RATIO
+    assert defaults.GEODEP_WINDOW == flags.GEODEP_WINDOW
+    assert defaults.GEODEP_MIN_YEARS == flags.GEODEP_MIN_YEARS
+    assert defaults.CRMA_SINGLE_SHARE == flags.CRMA_SINGLE_SHARE
+    assert defaults.MIN_COVERAGE == flags.MIN_COVERAGE
+    assert defaults.CRMA_CONSUMPTION_SHARE == crma.CRMA_CONSUMPTION_SHARE
+    assert defaults.HS_REVISIONS == industries.REVISIONS
+
+
+def test_rows_print_as_polars_would() -> None:
+    reg = load_registry()
+    imap = load_industries()
+    for rows in (
+        reg.groups_rows(2024),
+        reg.group_rows("nato"),
+        reg.country_rows("FIN", 2022),
+        imap.industries_rows(),
+        imap.industry_rows("batteries", "HS2022"),
+    ):
+        frame = rows.to_polars()
+        assert rows.to_csv() == frame.write_csv()
+        assert rows.to_dicts() == frame.to_dicts()
+
+
+def test_version_prints_the_package_version() -> None:
+    from importlib.metadata import version
+
+    from .conftest import run_cli
+
+    result = run_cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"friendshore {version('friendshore')}\n"
+
+
+def test_help_shows_flags_as_flags() -> None:
+    # Typer showed `--lookthrough <bool>`, inviting `--lookthrough true` (an error).
+    from .conftest import run_cli
+
+    for args in (("--help",), ("exposure", "--help"), ("concentration", "--help")):
+        result = run_cli(*args)
+        assert result.exit_code == 0
+        assert "<bool>" not in result.stdout
+    assert "--lookthrough" in run_cli("exposure", "--help").stdout

@@ -390,8 +390,15 @@ def emit_many(
     """Print several named tables (``info``, ``demo``): tables, a JSON object, files.
 
     CSV on stdout is one table (``only``), never sections mixed into one stream.
+    ``views`` are keyed by a table's name or the start of it (a title that goes on
+    to say more keeps its view).
     """
-    views = views or {}
+    given = dict(views or {})
+    views = {
+        name: next((v for k, v in given.items() if name.startswith(k)), None)
+        for name in tables
+    }
+    views = {k: v for k, v in views.items() if v is not None}
     if only is not None:
         if only not in tables:
             from friendshore.errors import UnknownNameError

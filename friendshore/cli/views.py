@@ -18,6 +18,8 @@ from .render import Col, View
 _IMPORTS = Col("import_value_usd", "musd", "imports $M")
 _CONCERN = Col("prc_share", "pct", "concern %")
 _HHI = Col("hhi", "fixed3")
+_HHI_MAX = Col("hhi_max", "fixed3", "hhi max")
+_NAMED = Col("coverage", "pct", "named %")  # named suppliers' share of the value
 _ALLY = Col("ally_share", "pct", "ally %")
 _PARTNER = Col("partner_share", "pct", "partner %")
 _LOOKTHROUGH = Col("lookthrough_prc_share", "pct", "lookthrough %")
@@ -29,10 +31,12 @@ EXPOSURE_PRODUCT = View.of(
     _IMPORTS,
     _CONCERN,
     _LOOKTHROUGH,
+    _NAMED,
     _HHI,
+    _HHI_MAX,
     Col("top_supplier", label="top"),
     Col("top_supplier_share", "pct", "top %"),
-    Col("n_suppliers", label="suppliers"),
+    Col("n_suppliers", label="named"),
     _ALLY,
     _PARTNER,
     keep=3,
@@ -45,7 +49,9 @@ EXPOSURE_INDUSTRY = View.of(
     Col("n_products", label="products"),
     _CONCERN,
     _LOOKTHROUGH,
+    _NAMED,
     _HHI,
+    _HHI_MAX,
     Col("top_prc_hs6", label="top prc hs6"),
     Col("top_prc_share", "pct", "its prc %"),
     _ALLY,
@@ -57,7 +63,9 @@ WORLD_CONCENTRATION = View.of(
     "hs6",
     Col("world_exports_usd", "musd", "exports $M"),
     Col("n_exporters", label="exporters"),
+    _NAMED,
     _HHI,
+    _HHI_MAX,
     Col("top_exporter", label="top"),
     Col("top_share", "pct", "top %"),
     _CONCERN,
@@ -70,7 +78,7 @@ PRODUCTION_CONCENTRATION = View.of(
     "year",
     "unit",
     Col("listed_total", label="listed total"),
-    Col("prc_share", "pct", "china %"),
+    Col("prc_share", "pct", "concern %"),
     Col("top_country", label="top"),
     Col("top_share", "pct", "top %"),
     _HHI,
@@ -103,7 +111,8 @@ FLAGS = View.of(
     "industry",
     _IMPORTS,
     Col("geodep_flag", label="geodep"),
-    Col("crma_flag", label="crma"),
+    Col("crma_import_flag", label="crma imp"),
+    _NAMED,
     Col("import_hhi", "fixed3", "import hhi"),
     Col("world_hhi", "fixed3", "world hhi"),
     Col("import_export_ratio", label="imp/exp"),
@@ -111,6 +120,21 @@ FLAGS = View.of(
     Col("top_supplier", label="top"),
     Col("top_supplier_share", "pct", "top %"),
     _CONCERN,
+    Col("flag_note", label="note", wrap=True),
+    keep=3,
+)
+CRMA = View.of(
+    "year",
+    "bloc",
+    "material",
+    "stage",
+    "edition",
+    Col("crma_flag", label="crma"),
+    Col("top_third_country", label="top"),
+    Col("top_consumption_share", "pct", "top %"),
+    Col("apparent_consumption_t", label="consumption t"),
+    Col("quantity_coverage", "pct", "qty cov %"),
+    Col("note", wrap=True),
     keep=3,
 )
 # simulate's default columns are its own TABLE_COLUMNS (friendshore/cli/simulate.py).
@@ -156,12 +180,12 @@ INDUSTRIES_SHOW = View.of(
     Col("description", wrap=True),
 )
 
-# friendshore.demo.run_demo's tables, by title.
+# friendshore.demo.run_demo's tables, by the start of their titles.
 DEMO = {
-    "China's share of world production (latest USGS edition)": View.of(
+    "China's share of world production": View.of(
         "commodity",
         "stage",
-        "series",
+        Col("series", wrap=True),
         "edition",
         "year",
         Col("china_pct", "fixed1", "china %"),
@@ -178,6 +202,7 @@ DEMO = {
         Col("n_products", label="products"),
         Col("prc_pct", "fixed1", "prc %"),
         Col("hhi", "fixed3"),
+        Col("named_pct", "fixed1", "named %"),
         Col("top_prc_hs6", label="top prc hs6"),
         keep=2,
     ),

@@ -52,6 +52,7 @@ def _heavy_modules(*args: str) -> list[str]:
         ("--version",),
         ("exposure", "--help"),
         ("simulate", "--help"),
+        ("coalitions", "--help"),
         ("registry", "list"),
         ("registry", "show", "nato", "--year", "2024"),
         ("registry", "country", "FIN", "--year", "2022", "--format", "csv"),
@@ -75,6 +76,13 @@ def test_cli_defaults_are_the_engines() -> None:
     assert defaults.MIN_COVERAGE == flags.MIN_COVERAGE
     assert defaults.CRMA_CONSUMPTION_SHARE == crma.CRMA_CONSUMPTION_SHARE
     assert defaults.HS_REVISIONS == industries.REVISIONS
+    from friendshore.scenarios import coalitions
+
+    assert defaults.CONCERN == coalitions.DEFAULT_CONCERN
+    assert defaults.CAPACITY_EXPANSION == coalitions.DEFAULT_CAPACITY_EXPANSION
+    e = coalitions.Settings().elasticities
+    d = defaults.ELASTICITIES
+    assert (d.substitution, d.demand, d.supply) == (e.substitution, e.demand, e.supply)
 
 
 def test_rows_print_as_polars_would() -> None:

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
-from friendshore import export
 from friendshore.errors import ParameterError
-from friendshore.registry import load_registry
-from friendshore.scenarios import coalitions as lib
-from friendshore.scenarios.solver import Elasticities
 
+from . import defaults
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, emit
+
+if TYPE_CHECKING:  # the solver, Polars and DuckDB load when a command runs
+    import polars as pl
+
+    from friendshore.scenarios import coalitions as lib
 
 partners_app = typer.Typer(
     no_args_is_help=True,
@@ -46,7 +47,7 @@ class PolicyName(StrEnum):
 
 
 _M = "Model"  # help panel of the policy and elasticities
-_D = lib.Settings().elasticities
+_D = defaults.ELASTICITIES
 
 ConcernOpt = Annotated[
     str, typer.Option(help="Registry group of concern (members as of the year).")
@@ -122,6 +123,9 @@ def _settings(
     capacity_expansion: float,
     eligible: EligibleName,
 ) -> lib.Settings:
+    from friendshore.scenarios import coalitions as lib
+    from friendshore.scenarios.solver import Elasticities
+
     if policy is PolicyName.tariff and tariff <= 0:
         raise ParameterError("--policy tariff needs --tariff above 0, e.g. 0.25")
     return lib.Settings(
@@ -145,6 +149,8 @@ def _members_text(members: list[str] | None, limit: int = 3) -> str:
 def _provenance(
     store: Any, command: str, params: dict[str, Any], version: str
 ) -> dict[str, str]:
+    from friendshore import export
+
     return export.provenance(
         command, params, store.loads(), extra={"registry_version": version}
     )
@@ -163,14 +169,14 @@ def coalitions(
             "default: every alliance or partnership with ≥ 2 members.",
         ),
     ] = None,
-    concern: ConcernOpt = lib.DEFAULT_CONCERN,
+    concern: ConcernOpt = defaults.CONCERN,
     policy: PolicyOpt = PolicyName.ban,
     tariff: TariffOpt = 0.0,
     max_concern_share: CapOpt = 0.0,
     substitution: SubstitutionOpt = _D.substitution,
     demand: DemandOpt = _D.demand,
     supply: SupplyOpt = _D.supply,
-    capacity_expansion: ExpansionOpt = lib.DEFAULT_CAPACITY_EXPANSION,
+    capacity_expansion: ExpansionOpt = defaults.CAPACITY_EXPANSION,
     eligible: EligibleOpt = EligibleName.members,
     source: SourceOpt = None,
     registry: RegistryOpt = None,
@@ -191,6 +197,11 @@ def coalitions(
 
       friendshore coalitions --industry all --policy tariff --tariff 0.25 --format csv
     """
+    import polars as pl
+
+    from friendshore.registry import load_registry
+    from friendshore.scenarios import coalitions as lib
+
     reg = load_registry(registry)
     settings = _settings(
         policy,
@@ -271,6 +282,8 @@ _PARTNER_HEADERS = {
 def _finite_for_json(df: pl.DataFrame, fmt: Format) -> pl.DataFrame:
     """JSON has no infinity: an unbounded price rise is null there (its
     ``cut_off_usd`` says why); the other formats keep ``inf``."""
+    import polars as pl
+
     if fmt is not Format.json:
         return df
     return df.with_columns(
@@ -282,6 +295,8 @@ def _finite_for_json(df: pl.DataFrame, fmt: Format) -> pl.DataFrame:
 
 def _display(df: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
     """The terminal's columns: US dollars in millions (M$), short headers."""
+    import polars as pl
+
     return df.select(
         (pl.col(k) / 1e6 if k.endswith("_usd") else pl.col(k)).alias(v)
         for k, v in headers.items()
@@ -322,14 +337,14 @@ def partners_suggest(
             "default every country outside the coalition."
         ),
     ] = None,
-    concern: ConcernOpt = lib.DEFAULT_CONCERN,
+    concern: ConcernOpt = defaults.CONCERN,
     policy: PolicyOpt = PolicyName.ban,
     tariff: TariffOpt = 0.0,
     max_concern_share: CapOpt = 0.0,
     substitution: SubstitutionOpt = _D.substitution,
     demand: DemandOpt = _D.demand,
     supply: SupplyOpt = _D.supply,
-    capacity_expansion: ExpansionOpt = lib.DEFAULT_CAPACITY_EXPANSION,
+    capacity_expansion: ExpansionOpt = defaults.CAPACITY_EXPANSION,
     eligible: EligibleOpt = EligibleName.members,
     source: SourceOpt = None,
     registry: RegistryOpt = None,
@@ -352,6 +367,11 @@ def partners_suggest(
 
       friendshore partners suggest --coalition g7 --hs 811292 --candidate KOR --candidate nato
     """
+    import polars as pl
+
+    from friendshore.registry import load_registry
+    from friendshore.scenarios import coalitions as lib
+
     reg = load_registry(registry)
     settings = _settings(
         policy,
@@ -444,6 +464,10 @@ def _candidates(reg: Any, year: int, names: list[str] | None) -> list[str] | Non
 
 def _skipped_notes(table: pl.DataFrame, label: str) -> list[str]:
     """Which candidates were not run, and why (one line per reason)."""
+    import polars as pl
+
+    from friendshore.scenarios import coalitions as lib
+
     notes = []
     for reason, why in (
         (lib.SKIP_CONCERN, "members of the concern group"),

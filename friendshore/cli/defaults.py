@@ -15,3 +15,15 @@ MIN_COVERAGE = 0.5  # friendshore.flags.MIN_COVERAGE
 CRMA_CONSUMPTION_SHARE = 0.65  # friendshore.crma.CRMA_CONSUMPTION_SHARE
 HS_REVISIONS = ("HS1992", "HS1996", "HS2002", "HS2007", "HS2012", "HS2017", "HS2022")
 # ^ friendshore.industries.REVISIONS
+CAPACITY_EXPANSION = 0.25  # friendshore.scenarios.coalitions.DEFAULT_CAPACITY_EXPANSION
+
+
+class _Elasticities:
+    """friendshore.scenarios.coalitions.Settings().elasticities, as plain numbers."""
+
+    substitution = 3.1
+    demand = 0.6
+    supply = 1.5
+
+
+ELASTICITIES = _Elasticities

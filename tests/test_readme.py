@@ -81,6 +81,7 @@ def matches(expected: list[str], actual: list[str]) -> bool:
 ILLUSTRATIVE = {
     "half-copied/": "needs an export copied halfway",
     "# on a machine without Java": "needs a machine without Java",
+    "--years 1995:2024": "needs a BACI panel of 1995-2024 (the demo has 2020-2024)",
 }
 # Lines the JVM under the Spark engine writes to stderr, outside friendshore.
 _JVM_NOISE = ("WARNING: Using incubator modules",)

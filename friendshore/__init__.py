@@ -6,10 +6,10 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .errors import FriendshoreError, InputError
+from friendshore.errors import FriendshoreError, InputError
 
 if TYPE_CHECKING:
-    from .store import LoadResult, Store
+    from friendshore.store import LoadResult, Store
 
 __all__ = ["FriendshoreError", "InputError", "LoadResult", "Store", "__version__"]
 
@@ -30,7 +30,7 @@ def __getattr__(name: str) -> Any:
     # The store (DuckDB, Polars) loads on first use, so `friendshore --help` and the
     # reference-data commands start without it.
     if name in ("Store", "LoadResult"):
-        from . import store
+        from friendshore import store
 
         return getattr(store, name)
     raise AttributeError(f"module 'friendshore' has no attribute {name!r}")

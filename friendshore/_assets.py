@@ -18,7 +18,7 @@ def data_dir() -> Path:
     for cand in (_PKG / "_data", _PKG.parent / "data"):
         if cand.is_dir():
             return cand
-    from .errors import ReferenceDataError
+    from friendshore.errors import ReferenceDataError
 
     raise ReferenceDataError("bundled data/ directory not found; reinstall friendshore")
 
@@ -29,7 +29,7 @@ def queries_dir() -> Path:
     for cand in (_PKG / "_queries", _PKG.parent / "queries"):
         if cand.is_dir():
             return cand
-    from .errors import ReferenceDataError
+    from friendshore.errors import ReferenceDataError
 
     raise ReferenceDataError(
         "bundled queries/ directory not found; reinstall friendshore"

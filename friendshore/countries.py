@@ -24,7 +24,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-from ._assets import data_path
+from friendshore._assets import data_path
 
 REST_OF_WORLD = "XRW"
 OTHER_COUNTRIES = "XOT"

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import polars as pl
 
-from . import sources
-from ._assets import data_path
-from .exposure import industry_exposure, production_concentration
-from .progress import ProgressFn, no_progress
-from .registry import load_registry
-from .store import Store
+from friendshore import sources
+from friendshore._assets import data_path
+from friendshore.exposure import industry_exposure, production_concentration
+from friendshore.progress import ProgressFn, no_progress
+from friendshore.registry import load_registry
+from friendshore.store import Store
 
 
 def bundled_files(source: str) -> list[Path]:

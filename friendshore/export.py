@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from .errors import ExportError
+from friendshore.errors import ExportError
 
 
 def provenance(
@@ -29,7 +29,7 @@ def provenance(
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Provenance key-value metadata for an output file."""
-    from . import __version__
+    from friendshore import __version__
 
     meta: dict[str, str] = {
         "friendshore.version": __version__,

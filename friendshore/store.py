@@ -37,8 +37,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from . import countries
-from .errors import StoreBusyError, StoreError, StoreMissingError
+from friendshore import countries
+from friendshore.errors import StoreBusyError, StoreError, StoreMissingError
 
 SCHEMA_VERSION = 2
 DEFAULT_DB = "friendshore.duckdb"
@@ -451,7 +451,7 @@ class Store:
         loaded with different ``options`` (a column mapping, say) count as a change. Any error
         rolls everything back, so the store is exactly as it was.
         """
-        from . import __version__
+        from friendshore import __version__
 
         started = time.perf_counter()
         earlier = self.find_load(source, sha256, options)

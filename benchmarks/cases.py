@@ -205,7 +205,7 @@ RESIDUAL_RE = r"^(X[0-9]{3}|XRW|XOT|WLD)$"
 def _tiers(year: int) -> pa.Table:
     """``iso3, tier`` of every listed country as of the year (the registry's rule)."""
     try:
-        from friendshore.registry import load_registry
+        from friendshore.reference.registry import load_registry
 
         df = load_registry().tiers(year)
     except Exception:  # registry not usable yet: the concern group alone
@@ -337,7 +337,7 @@ WHERE year = $year AND value_usd > 0
 
 
 def _exposure_ours(ctx: Ctx, **kwargs: Any) -> Any:
-    from friendshore.exposure import product_exposure
+    from friendshore.engines.exposure import product_exposure
 
     return product_exposure(ctx.store, year=ctx.year, **kwargs)
 
@@ -431,7 +431,7 @@ EXPOSURE = Case(
     targets=(Target("ratio:duckdb_sql", 1.5, "issue 4 (goal 1.2)"),),
     compare=("duckdb_sql", "pandas", "polars"),
     required=("import_value_usd", "hhi", "prc_share"),
-    available=lambda: _api("friendshore.exposure", "product_exposure"),
+    available=lambda: _api("friendshore.engines.exposure", "product_exposure"),
     setup=_exposure_setup,
 )
 
@@ -441,7 +441,7 @@ _INDUSTRY_FIELDS = ("import_value_usd", "hhi", "prc_share")
 
 
 def _industry_setup(ctx: Ctx) -> None:
-    from friendshore.industries import load_industries
+    from friendshore.reference.industries import load_industries
 
     _register_tiers(ctx)
     products = load_industries().products(hs_revision="HS2017")
@@ -450,7 +450,7 @@ def _industry_setup(ctx: Ctx) -> None:
 
 
 def _industry_ours(ctx: Ctx) -> Any:
-    from friendshore.exposure import industry_exposure
+    from friendshore.engines.exposure import industry_exposure
 
     return industry_exposure(ctx.store, year=ctx.year, importer=BASKET_IMPORTER)
 
@@ -478,8 +478,8 @@ INDUSTRY = Case(
     compare=("duckdb_sql",),
     required=_INDUSTRY_FIELDS,
     available=lambda: (
-        _api("friendshore.exposure", "industry_exposure")
-        or _api("friendshore.industries", "load_industries")
+        _api("friendshore.engines.exposure", "industry_exposure")
+        or _api("friendshore.reference.industries", "load_industries")
     ),
     setup=_industry_setup,
 )
@@ -514,7 +514,7 @@ FROM p LEFT JOIN country_ids AS c ON c.id = p.top_id
 
 
 def _world_ours(ctx: Ctx) -> Any:
-    from friendshore.concentration import world_concentration
+    from friendshore.engines.concentration import world_concentration
 
     return world_concentration(ctx.store, year=ctx.year)
 
@@ -585,7 +585,7 @@ WORLD = Case(
     ),
     compare=("duckdb_sql", "pandas", "polars"),
     required=("hhi", "prc_share"),
-    available=lambda: _api("friendshore.concentration", "world_concentration"),
+    available=lambda: _api("friendshore.engines.concentration", "world_concentration"),
     setup=_exposure_setup,
 )
 
@@ -594,7 +594,7 @@ WORLD = Case(
 # DESIGN.md: L_j(k) = prc_share + Σ_{i not concern} share_i × L_i(U(k)), where
 # L_i(U(k)) is supplier i's own look-through concern share of its imports of k's
 # upstream inputs, value-weighted over the inputs it imports (none: it passes on
-# nothing). The chain is followed to its end (friendshore.lookthrough): products
+# nothing). The chain is followed to its end (friendshore.engines.lookthrough): products
 # are done from the most upstream (depth 0: L = direct concern share) down, one
 # statement per depth, into a temporary table.
 _LT_DIRECT_SQL = """
@@ -652,7 +652,7 @@ def _depths(upstream: pl.DataFrame) -> dict[str, int]:
 
 
 def _lookthrough_setup(ctx: Ctx) -> None:
-    from friendshore.industries import load_industries
+    from friendshore.reference.industries import load_industries
 
     _register_tiers(ctx)
     up = load_industries().upstream(hs_revision="HS2017").select("hs6", "upstream_hs6")
@@ -689,11 +689,11 @@ def _lookthrough_answer(ctx: Ctx, result: Any) -> Answer:
 
 
 def _lookthrough_available() -> str | None:
-    why = _api("friendshore.exposure", "product_exposure")
+    why = _api("friendshore.engines.exposure", "product_exposure")
     if why is None:
         import inspect
 
-        from friendshore.exposure import product_exposure
+        from friendshore.engines.exposure import product_exposure
 
         if "lookthrough" not in inspect.signature(product_exposure).parameters:
             why = "not available yet: product_exposure has no lookthrough option"
@@ -719,13 +719,13 @@ G7 = ("USA", "JPN", "DEU", "FRA", "GBR", "ITA", "CAN")
 
 
 def _scenario(**kwargs: Any) -> Any:
-    from friendshore.scenarios.model import Scenario
+    from friendshore.engines.scenarios.model import Scenario
 
     return Scenario(**kwargs)
 
 
 def _simulate_all(ctx: Ctx) -> Any:
-    from friendshore.scenarios.simulate import simulate
+    from friendshore.engines.scenarios.simulate import simulate
 
     sc = _scenario(
         name="bench-g7-ban",
@@ -772,8 +772,8 @@ def _simulate_validate(ctx: Ctx, ans: Answer) -> str | None:
 
 
 def _simulate_available() -> str | None:
-    return _api("friendshore.scenarios.simulate", "simulate") or _api(
-        "friendshore.scenarios.model", "Scenario"
+    return _api("friendshore.engines.scenarios.simulate", "simulate") or _api(
+        "friendshore.engines.scenarios.model", "Scenario"
     )
 
 
@@ -786,7 +786,7 @@ SCENARIO = Case(
             "exposure",
             _exposure_ours,
             _exposure_answer,
-            available=lambda: _api("friendshore.exposure", "product_exposure"),
+            available=lambda: _api("friendshore.engines.exposure", "product_exposure"),
         ),
         Impl("duckdb_sql", _exposure_duckdb, _exposure_answer),
     ),
@@ -800,14 +800,14 @@ SCENARIO = Case(
 
 # -- 7. 200-draw scenario, one importer's defense basket ------------------------------
 def _draws_setup(ctx: Ctx) -> None:
-    from friendshore.industries import load_industries
+    from friendshore.reference.industries import load_industries
 
     codes = load_industries().products(hs_revision="HS2017")["hs6"].unique().sort()
     ctx.extra["basket"] = tuple(codes.to_list())
 
 
 def _basket_scenario(ctx: Ctx, draws: int | None) -> Any:
-    from friendshore.scenarios.model import Uncertainty
+    from friendshore.engines.scenarios.model import Uncertainty
 
     return _scenario(
         name="bench-draws",
@@ -829,7 +829,7 @@ def _basket_scenario(ctx: Ctx, draws: int | None) -> Any:
 
 
 def _simulate_draws(ctx: Ctx) -> Any:
-    from friendshore.scenarios.simulate import simulate
+    from friendshore.engines.scenarios.simulate import simulate
 
     return simulate(ctx.store, [_basket_scenario(ctx, 200)])
 
@@ -837,7 +837,7 @@ def _simulate_draws(ctx: Ctx) -> Any:
 def _simulate_one_draw(ctx: Ctx) -> Any:
     # Yardstick: the same scenario without uncertainty, so the ratio is the cost
     # of 200 draws over one and travels between machines (bench-check).
-    from friendshore.scenarios.simulate import simulate
+    from friendshore.engines.scenarios.simulate import simulate
 
     return simulate(ctx.store, [_basket_scenario(ctx, None)])
 
@@ -882,7 +882,8 @@ DRAWS = Case(
     ),
     targets=(Target("seconds", 10.0, "issue 15"),),
     available=lambda: (
-        _simulate_available() or _api("friendshore.industries", "load_industries")
+        _simulate_available()
+        or _api("friendshore.reference.industries", "load_industries")
     ),
     setup=_draws_setup,
     validate=_draws_validate,
@@ -962,7 +963,7 @@ def _whole_setup(ctx: Ctx, revision: str = "HS2017") -> None:
     path = ctx.scratch / "tiers.parquet"
     pl.DataFrame(tiers).select("iso3", "tier").write_parquet(path)
     ctx.extra["tiers_file"] = path
-    from friendshore.industries import load_industries
+    from friendshore.reference.industries import load_industries
 
     # The industry's inputs in the data's revision, as the CLI counts them by
     # default (codes broader than the input left out).

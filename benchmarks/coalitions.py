@@ -55,8 +55,8 @@ def _in_process(store: Path, year: int) -> dict[str, Any]:
     import numpy as np
     import polars as pl
 
-    from friendshore.registry import load_registry
-    from friendshore.scenarios import coalitions as co
+    from friendshore.engines.scenarios import coalitions as co
+    from friendshore.reference.registry import load_registry
     from friendshore.store import Store
 
     out: dict[str, Any] = {}
@@ -116,7 +116,7 @@ def _candidates(basket: Any, members: tuple[str, ...]) -> list[str]:
     """The 40 largest importers of the basket outside the coalition (countries)."""
     import numpy as np
 
-    from friendshore import countries
+    from friendshore.reference import countries
 
     mk = basket.markets
     totals = np.bincount(mk.m_country, mk.v, minlength=len(mk.countries))

@@ -2,7 +2,7 @@
 
 Builds 8 synthetic years (``benchmarks.synth``, the suite's generator), loads
 them with friendshore's own BACI loader, exports them with
-``friendshore.parquet.export_parquet`` and times, for the last 1, 2, 4 and 8
+``friendshore.export.parquet.export_parquet`` and times, for the last 1, 2, 4 and 8
 years, the same public API on both engines in this one process:
 
 * ``world``: ``world_concentration(store, years=…)``: a scan and two-level
@@ -42,7 +42,7 @@ STEPS = (1, 2, 4, 8)
 
 def prepare(scale: float, seed: int) -> tuple[Path, Path, dict[int, int]]:
     """(store, export, rows per year) of the 8-year panel, built once per scale."""
-    from friendshore.parquet import MANIFEST, export_parquet
+    from friendshore.export.parquet import MANIFEST, export_parquet
     from friendshore.sources import load
     from friendshore.store import Store
 
@@ -75,9 +75,9 @@ def _time(fn: Any, repeat: int) -> tuple[float, Any]:
 
 def run(scale: float, seed: int, master: str, repeat: int) -> dict[str, Any]:
     """Time both engines for each step; raise if their answers differ."""
-    from friendshore.concentration import world_concentration
-    from friendshore.exposure import product_exposure
-    from friendshore.spark import open_parquet, session
+    from friendshore.engines.concentration import world_concentration
+    from friendshore.engines.exposure import product_exposure
+    from friendshore.export.spark import open_parquet, session
     from friendshore.store import Store
 
     db, export, rows = prepare(scale, seed)

@@ -13,9 +13,9 @@ import polars as pl
 
 from friendshore import sources
 from friendshore._assets import data_path
-from friendshore.exposure import industry_exposure, production_concentration
+from friendshore.engines.exposure import industry_exposure, production_concentration
 from friendshore.progress import ProgressFn, no_progress
-from friendshore.registry import load_registry
+from friendshore.reference.registry import load_registry
 from friendshore.store import Store
 
 
@@ -85,7 +85,7 @@ def run_demo(
     """Load the bundled Comtrade and USGS files; return the headline tables."""
     for source in ("comtrade", "usgs"):
         sources.load(store, source, bundled_files(source), progress=progress)
-    load_registry().to_store(store)
+    store.write_registry(load_registry())
     loaded = store.pl(
         """SELECT 'trade_flows' AS "table", source, min(year) AS first_year,
                   max(year) AS last_year, count(*) AS rows,

@@ -17,10 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from friendshore import report
-from friendshore.errors import ParameterError, UnknownNameError
-from friendshore.registry import load_registry
-from friendshore.scenarios import coalitions
-from friendshore.scenarios.coalitions import (
+from friendshore.engines.scenarios import coalitions
+from friendshore.engines.scenarios.coalitions import (
     SKIP_CONCERN,
     SKIP_NO_TRADE,
     Basket,
@@ -29,7 +27,9 @@ from friendshore.scenarios.coalitions import (
     partner_table,
     resolve_coalitions,
 )
-from friendshore.scenarios.solver import Elasticities, Policy, solve
+from friendshore.engines.scenarios.solver import Elasticities, Policy, solve
+from friendshore.errors import ParameterError, UnknownNameError
+from friendshore.reference.registry import load_registry
 from friendshore.store import Store, insert_flows
 
 from .conftest import run_cli

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from friendshore import sources
-from friendshore.concentration import production_concentration, world_concentration
+from friendshore.engines.concentration import (
+    production_concentration,
+    world_concentration,
+)
 from friendshore.errors import UnknownNameError
 from friendshore.store import Store
 

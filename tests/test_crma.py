@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from friendshore.crma import crma_benchmark
+from friendshore.engines.crma import crma_benchmark
 from friendshore.store import Store
 
 from .test_exposure import insert_flows

@@ -7,7 +7,7 @@ import csv
 import polars as pl
 
 from friendshore.demo import run_demo
-from friendshore.industries import load_industries
+from friendshore.reference.industries import load_industries
 from friendshore.store import Store
 
 from .conftest import SOURCES

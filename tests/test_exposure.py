@@ -13,14 +13,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from friendshore import sources
-from friendshore.errors import ParameterError, UnknownNameError
-from friendshore.exposure import (
+from friendshore.engines.exposure import (
     exposure_frame,
     industry_exposure,
     product_exposure,
     rollup_industries,
 )
-from friendshore.flow_selection import select_flows
+from friendshore.errors import ParameterError, UnknownNameError
+from friendshore.selection import select_flows
 from friendshore.store import Store
 from friendshore.store import insert_flows as store_insert_flows
 

@@ -323,7 +323,7 @@ def test_a_panel_of_years_streams_to_parquet_as_the_table_reads(  # type: ignore
 
 
 def test_exposure_by_year_yields_each_year_lazily(flows_db: Path) -> None:
-    from friendshore.exposure import exposure_by_year, product_exposure
+    from friendshore.engines.exposure import exposure_by_year, product_exposure
 
     with Store(flows_db, read_only=True) as s:
         frames = exposure_by_year(s, years=[2021, 2022], importer="USA")

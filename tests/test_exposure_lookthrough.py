@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from friendshore.exposure import product_exposure
-from friendshore.lookthrough import closure, depths, lookthrough_table
+from friendshore.engines.exposure import product_exposure
+from friendshore.engines.lookthrough import closure, depths, lookthrough_table
 from friendshore.store import Store
 
 from .test_exposure import insert_flows, one

@@ -5,10 +5,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from friendshore.engines.flags import dependency_flags
+from friendshore.engines.trend import revision_break_note, trend
 from friendshore.errors import ParameterError
-from friendshore.flags import dependency_flags
 from friendshore.store import Store
-from friendshore.trend import revision_break_note, trend
 
 from .test_exposure import insert_flows, one
 
@@ -167,8 +167,8 @@ def test_product_trend_equals_joining_two_exposure_years(store: Store) -> None:
 
     import polars as pl
 
-    from friendshore.exposure import product_exposure
-    from friendshore.trend import trend_frame
+    from friendshore.engines.exposure import product_exposure
+    from friendshore.engines.trend import trend_frame
 
     rng = random.Random(7)
     suppliers = ["CHN", "HKG", "JPN", "DEU", "IND", "X697"]

@@ -37,8 +37,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from friendshore.engines.scenarios.model import Scenario, load_scenario
 from friendshore.errors import InputError, ParameterError
-from friendshore.scenarios.model import Scenario, load_scenario
 from friendshore.sources.baci import load_baci
 from friendshore.sources.comtrade import load_comtrade
 from friendshore.sources.table import load_table

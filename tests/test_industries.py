@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from friendshore.errors import UnknownNameError
-from friendshore.industries import REVISIONS, STAGES, load_industries
+from friendshore.reference.industries import REVISIONS, STAGES, load_industries
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from friendshore.exposure import industry_exposure, product_exposure
-from friendshore.industries import load_industries
+from friendshore.engines.exposure import industry_exposure, product_exposure
+from friendshore.engines.trend import trend
+from friendshore.reference.industries import load_industries
 from friendshore.sources.baci import load_baci
 from friendshore.store import Store
-from friendshore.trend import trend
 
 from .conftest import DATA, FIXTURES, run_cli
 

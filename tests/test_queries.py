@@ -11,10 +11,10 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from friendshore import queries
 from friendshore.errors import ParameterError, QueryDefinitionError, UnknownNameError
-from friendshore.queries import Column, parse_query, read_catalogue, run_query
 from friendshore.store import Store
+from friendshore.store import catalogue as queries
+from friendshore.store.catalogue import Column, parse_query, read_catalogue, run_query
 
 ROOT = Path(__file__).resolve().parent.parent
 RAREE_2024 = ROOT / "data" / "sources" / "usgs" / "mcs2024" / "mcs2024-raree_world.csv"
@@ -461,7 +461,7 @@ def test_cli_errors_are_one_line_exit_2(
 
 def test_cli_parquet_carries_provenance(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from friendshore import __version__
-    from friendshore.registry import load_registry
+    from friendshore.reference.registry import load_registry
 
     assert cli("load", "usgs", RAREE_2024).exit_code == 0
     out = tmp_path / "share.parquet"

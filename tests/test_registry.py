@@ -16,9 +16,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from friendshore import countries
 from friendshore.errors import InputError, UnknownNameError
-from friendshore.registry import load_registry, parse_partial_date
+from friendshore.reference import countries
+from friendshore.reference.registry import load_registry, parse_partial_date
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "registry"
 
@@ -352,9 +352,9 @@ def test_bad_user_registry_is_one_line_error(
 
 
 # -- store ----------------------------------------------------------------------------
-def test_to_store_tables_join_in_sql(store, reg) -> None:  # type: ignore[no-untyped-def]
-    reg.to_store(store)
-    reg.to_store(store)  # re-creating replaces, never duplicates
+def test_registry_tables_join_in_sql(store, reg) -> None:  # type: ignore[no-untyped-def]
+    store.write_registry(reg)
+    store.write_registry(reg)  # re-creating replaces, never duplicates
     n_rows = store.fetchall("SELECT count(*) FROM registry_members")[0][0]
     assert n_rows == reg.members_frame().height
     (n,) = store.fetchall(

@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from friendshore.registry import load_registry
+from friendshore.reference.registry import load_registry
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from friendshore.exposure import product_exposure
+from friendshore.engines.exposure import product_exposure
 from friendshore.store import Store, insert_flows
 
 N_FLOWS = 2_000_000

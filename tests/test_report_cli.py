@@ -9,7 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from friendshore import exposure, report
+from friendshore import report
+from friendshore.engines import exposure
 from friendshore.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

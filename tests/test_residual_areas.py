@@ -15,10 +15,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from friendshore import countries
-from friendshore.concentration import production_concentration, world_concentration
-from friendshore.exposure import product_exposure
-from friendshore.flags import dependency_flags
+from friendshore.engines.concentration import (
+    production_concentration,
+    world_concentration,
+)
+from friendshore.engines.exposure import product_exposure
+from friendshore.engines.flags import dependency_flags
+from friendshore.reference import countries
 from friendshore.sources.comtrade import load_comtrade
 from friendshore.store import Store
 

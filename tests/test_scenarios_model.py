@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from friendshore.errors import ParameterError
-from friendshore.industries import load_industries
-from friendshore.registry import load_registry
-from friendshore.scenarios.model import (
+from friendshore.engines.scenarios.model import (
     DEFAULT_CAPACITY_EXPANSION,
     DEFAULT_RESHORING_COST,
     DEFAULT_SUBSTITUTION,
@@ -20,6 +17,9 @@ from friendshore.scenarios.model import (
     gather,
     load_scenario,
 )
+from friendshore.errors import ParameterError
+from friendshore.reference.industries import load_industries
+from friendshore.reference.registry import load_registry
 
 from .conftest import DATA
 

@@ -9,7 +9,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from friendshore.scenarios.solver import Draws, Elasticities, Markets, Policy, solve
+from friendshore.engines.scenarios.solver import (
+    Draws,
+    Elasticities,
+    Markets,
+    Policy,
+    solve,
+)
 
 # The worked case: exporters CHN, DEU, JPN; importers FRA, USA.
 WORKED = {

@@ -11,11 +11,11 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from friendshore.engines.scenarios.model import Scenario
+from friendshore.engines.scenarios.simulate import simulate
 from friendshore.errors import ParameterError
-from friendshore.industries import load_industries
-from friendshore.registry import load_registry
-from friendshore.scenarios.model import Scenario
-from friendshore.scenarios.simulate import simulate
+from friendshore.reference.industries import load_industries
+from friendshore.reference.registry import load_registry
 from friendshore.store import Store, insert_flows
 
 from .test_scenarios_solver import _reference
@@ -221,7 +221,7 @@ def test_industry_level_rolls_up_by_value(flows_store, reg, ind) -> None:
 
 
 def test_draws_give_ordered_quantiles(flows_store, reg, ind) -> None:
-    from friendshore.scenarios.model import Uncertainty
+    from friendshore.engines.scenarios.model import Uncertainty
 
     sc = worked(uncertainty=Uncertainty(draws=50, seed=3, substitution=(2.0, 6.0)))
     t = run(flows_store, reg, ind, sc)

@@ -23,12 +23,12 @@ import polars as pl
 import pytest
 
 from friendshore import sources
-from friendshore.concentration import world_concentration
+from friendshore.engines.concentration import world_concentration
+from friendshore.engines.exposure import industry_exposure, product_exposure
 from friendshore.errors import FriendshoreError, InputError, ParameterError
-from friendshore.exposure import industry_exposure, product_exposure
-from friendshore.industries import REVISIONS
-from friendshore.parquet import MANIFEST, export_parquet
-from friendshore.spark import open_parquet, translate
+from friendshore.export.parquet import MANIFEST, export_parquet
+from friendshore.export.spark import open_parquet, translate
+from friendshore.reference.industries import REVISIONS
 from friendshore.store import Store
 
 from .conftest import run_cli
@@ -57,7 +57,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """One local[2] SparkSession for the whole test session."""
-    from friendshore.spark import session
+    from friendshore.export.spark import session
 
     s = session("local[2]")
     s.conf.set("spark.sql.shuffle.partitions", "4")

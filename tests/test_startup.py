@@ -12,11 +12,12 @@ import sys
 
 import pytest
 
-from friendshore import crma, flags, industries
-from friendshore import exposure as exposure_lib
 from friendshore.cli import defaults
-from friendshore.industries import load_industries
-from friendshore.registry import load_registry
+from friendshore.engines import crma, flags
+from friendshore.engines import exposure as exposure_lib
+from friendshore.reference import industries
+from friendshore.reference.industries import load_industries
+from friendshore.reference.registry import load_registry
 
 HEAVY = ("polars", "duckdb", "pyarrow", "altair", "numpy", "vl_convert")
 
@@ -76,7 +77,7 @@ def test_cli_defaults_are_the_engines() -> None:
     assert defaults.MIN_COVERAGE == flags.MIN_COVERAGE
     assert defaults.CRMA_CONSUMPTION_SHARE == crma.CRMA_CONSUMPTION_SHARE
     assert defaults.HS_REVISIONS == industries.REVISIONS
-    from friendshore.scenarios import coalitions
+    from friendshore.engines.scenarios import coalitions
 
     assert defaults.CONCERN == coalitions.DEFAULT_CONCERN
     assert defaults.CAPACITY_EXPANSION == coalitions.DEFAULT_CAPACITY_EXPANSION

@@ -18,7 +18,7 @@ from .render import Format, FormatOpt, OutOpt, emit
 if TYPE_CHECKING:  # the solver, Polars and DuckDB load when a command runs
     import polars as pl
 
-    from friendshore.scenarios import coalitions as lib
+    from friendshore.engines.scenarios import coalitions as lib
 
 partners_app = typer.Typer(
     no_args_is_help=True,
@@ -123,8 +123,8 @@ def _settings(
     capacity_expansion: float,
     eligible: EligibleName,
 ) -> lib.Settings:
-    from friendshore.scenarios import coalitions as lib
-    from friendshore.scenarios.solver import Elasticities
+    from friendshore.engines.scenarios import coalitions as lib
+    from friendshore.engines.scenarios.solver import Elasticities
 
     if policy is PolicyName.tariff and tariff <= 0:
         raise ParameterError("--policy tariff needs --tariff above 0, e.g. 0.25")
@@ -199,8 +199,8 @@ def coalitions(
     """
     import polars as pl
 
-    from friendshore.registry import load_registry
-    from friendshore.scenarios import coalitions as lib
+    from friendshore.engines.scenarios import coalitions as lib
+    from friendshore.reference.registry import load_registry
 
     reg = load_registry(registry)
     settings = _settings(
@@ -369,8 +369,8 @@ def partners_suggest(
     """
     import polars as pl
 
-    from friendshore.registry import load_registry
-    from friendshore.scenarios import coalitions as lib
+    from friendshore.engines.scenarios import coalitions as lib
+    from friendshore.reference.registry import load_registry
 
     reg = load_registry(registry)
     settings = _settings(
@@ -447,8 +447,8 @@ def _candidates(reg: Any, year: int, names: list[str] | None) -> list[str] | Non
     """ISO3 codes of ``--candidate`` values (groups expand to their members)."""
     if names is None:
         return None
-    from friendshore import countries
     from friendshore.errors import UnknownNameError
+    from friendshore.reference import countries
 
     out: set[str] = set()
     for name in names:
@@ -466,7 +466,7 @@ def _skipped_notes(table: pl.DataFrame, label: str) -> list[str]:
     """Which candidates were not run, and why (one line per reason)."""
     import polars as pl
 
-    from friendshore.scenarios import coalitions as lib
+    from friendshore.engines.scenarios import coalitions as lib
 
     notes = []
     for reason, why in (

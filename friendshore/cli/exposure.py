@@ -19,7 +19,7 @@ from .render import Format, FormatOpt, OutOpt, View, WideOpt, emit
 if TYPE_CHECKING:
     import polars as pl
 
-    from friendshore.registry import Registry
+    from friendshore.reference.registry import Registry
 
 
 class Level(StrEnum):
@@ -165,7 +165,7 @@ def open_engine(
         return
     if not parquet:
         raise ParameterError("--engine spark needs --parquet DIR (an export)")
-    from friendshore.spark import open_parquet
+    from friendshore.export.spark import open_parquet
 
     with open_parquet(parquet, master=master) as store:
         yield store
@@ -281,8 +281,8 @@ def exposure(
 
     Example: friendshore exposure --engine spark --parquet export/ --bloc eu --year 2022
     """
-    from friendshore import exposure as exposure_lib
-    from friendshore.registry import load_registry
+    from friendshore.engines import exposure as exposure_lib
+    from friendshore.reference.registry import load_registry
 
     if year is not None and years is not None:
         raise ParameterError("give either --year or --years, not both")
@@ -354,8 +354,8 @@ def note_left_out(df: pl.DataFrame, industry: str | None) -> None:
     """Say on stderr which industry codes were left out as broader than the input."""
     import polars as pl
 
-    from friendshore import exposure as exposure_lib
-    from friendshore.industries import load_industries
+    from friendshore.engines import exposure as exposure_lib
+    from friendshore.reference.industries import load_industries
 
     if df.is_empty() or "hs_revision" not in df.columns:
         return
@@ -401,8 +401,8 @@ def _stream_years(
     year, not every year read so far (30 years: 0.58 GB peak instead of 0.87 GB).
     """
     from friendshore import export
-    from friendshore import exposure as exposure_lib
-    from friendshore.flow_selection import select_flows
+    from friendshore.engines import exposure as exposure_lib
+    from friendshore.selection import select_flows
 
     args = {k: v for k, v in kwargs.items() if k not in ("year", "years")}
     if level is Level.product:
@@ -501,8 +501,8 @@ def concentration(
 
     Example: friendshore concentration --engine spark --parquet export/ --hs 850511
     """
-    from friendshore import concentration as conc_lib
-    from friendshore.registry import load_registry
+    from friendshore.engines import concentration as conc_lib
+    from friendshore.reference.registry import load_registry
 
     params: dict[str, Any] = {"production": production, "hs": hs, "industry": industry}
     params |= {"year": year, "commodity": commodity, "edition": edition}
@@ -593,8 +593,8 @@ def trend(
 
     Example: friendshore trend --from 2020 --to 2023 --importer USA --industry batteries
     """
-    from friendshore import trend as trend_lib
-    from friendshore.registry import load_registry
+    from friendshore.engines import trend as trend_lib
+    from friendshore.reference.registry import load_registry
 
     reg = load_registry(registry)
     kwargs: dict[str, Any] = {
@@ -693,8 +693,8 @@ def flags(
 
     Example: friendshore flags --importer USA --industry permanent-magnets --year 2023
     """
-    from friendshore import flags as flags_lib
-    from friendshore.registry import load_registry
+    from friendshore.engines import flags as flags_lib
+    from friendshore.reference.registry import load_registry
 
     reg = load_registry(registry)
     kwargs: dict[str, Any] = {
@@ -765,8 +765,8 @@ def crma(
 
     Example: friendshore crma --year 2023 --commodity "magnesium metal"
     """
-    from friendshore import crma as crma_lib
-    from friendshore.registry import load_registry
+    from friendshore.engines import crma as crma_lib
+    from friendshore.reference.registry import load_registry
 
     reg = load_registry(registry)
     params: dict[str, Any] = {"year": year, "bloc": bloc, "commodity": commodity}

@@ -176,12 +176,12 @@ def load(
         )
         raise ParameterError(f"{flags} does not apply to `load {source.value}`")
     from friendshore import sources
-    from friendshore.registry import load_registry
+    from friendshore.reference.registry import load_registry
 
     sources.check_paths(paths)  # before a store file is made
     with state(ctx).writing_store("load") as store, progress_bar() as progress:
         results = sources.load(store, source.value, paths, progress=progress, **options)
-        load_registry().to_store(store)  # keep registry tables joinable in SQL
+        store.write_registry(load_registry())  # keep registry tables joinable in SQL
     emit(results_frame(results), fmt, out, title="load", view=views.LOAD, wide=wide)
     summary(load_summary("load", results))
 

@@ -45,7 +45,7 @@ def export_parquet_cmd(
     """
     import polars as pl
 
-    from friendshore.parquet import export_parquet
+    from friendshore.export.parquet import export_parquet
 
     with state(ctx).open_store(read_only=True) as store:
         manifest = export_parquet(store, directory, overwrite=overwrite)

@@ -61,7 +61,7 @@ def registry_list(
 
     Example: friendshore registry list --year 2024 --format json
     """
-    from friendshore.registry import load_registry
+    from friendshore.reference.registry import load_registry
 
     reg = load_registry(registry)
     when = year if year is not None else date.today().year
@@ -89,7 +89,7 @@ def registry_show(
 
     Example: friendshore registry show nato --year 2023
     """
-    from friendshore.registry import load_registry
+    from friendshore.reference.registry import load_registry
 
     reg = load_registry(registry)
     g = reg.group(group)
@@ -121,9 +121,9 @@ def registry_country(
 
     Example: friendshore registry country FIN --year 2022
     """
-    from friendshore import countries
     from friendshore.errors import UnknownNameError
-    from friendshore.registry import load_registry
+    from friendshore.reference import countries
+    from friendshore.reference.registry import load_registry
 
     reg = load_registry(registry)
     code = countries.normalise(iso3)
@@ -151,7 +151,7 @@ def industries_list(
 
     Example: friendshore industries list --format csv
     """
-    from friendshore.industries import load_industries
+    from friendshore.reference.industries import load_industries
 
     emit(
         load_industries().industries_rows(),
@@ -180,7 +180,7 @@ def industries_show(
 
     Example: friendshore industries show permanent-magnets --hs-revision HS2022
     """
-    from friendshore.industries import load_industries
+    from friendshore.reference.industries import load_industries
 
     imap = load_industries()
     df = imap.industry_rows(name, hs_revision)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from friendshore.errors import ParameterError
-from friendshore.rows import Rows
+from friendshore.reference.rows import Rows
 
 if TYPE_CHECKING:  # polars and rich load when a table is printed, not for --help
     import polars as pl

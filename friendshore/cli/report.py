@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from friendshore.errors import ParameterError
+from friendshore.store import catalogue as queries
 
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, emit
@@ -115,7 +116,6 @@ def query_list(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
 
     Example: friendshore query list --format json
     """
-    from friendshore import queries
 
     frame = queries.catalogue().frame()
     if fmt is Format.table and out is None:
@@ -145,7 +145,6 @@ def query_show(
 
     Example: friendshore query show production_china_share
     """
-    from friendshore import queries
 
     typer.echo(queries.catalogue().get(name).path.read_text(encoding="utf-8"), nl=False)
 
@@ -184,7 +183,6 @@ def query_run(
 
       friendshore query run NAME --param year=2022 --param importer=USA
     """
-    from friendshore import queries
     from friendshore import report as report_lib
 
     params = _parse_params(param or [])

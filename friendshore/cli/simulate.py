@@ -202,10 +202,10 @@ def simulate(
       friendshore simulate --importer USA --industry all --policy ban --draws 200 --substitution-range 2.1 5.1
     """
     from friendshore import export
-    from friendshore.industries import load_industries
-    from friendshore.registry import load_registry
-    from friendshore.scenarios import model
-    from friendshore.scenarios import simulate as simulate_lib
+    from friendshore.engines.scenarios import model
+    from friendshore.engines.scenarios import simulate as simulate_lib
+    from friendshore.reference.industries import load_industries
+    from friendshore.reference.registry import load_registry
 
     reg = load_registry(registry)
     ind = load_industries()

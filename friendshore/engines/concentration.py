@@ -3,7 +3,7 @@
 * :func:`world_concentration` — per (year, hs6): every exporter's share of world
   exports (all destinations summed), HHI on the 0–1 scale, the leading exporter and
   the concern group's share. Residual areas (``XRW``, X-codes) count in the total
-  only (``hhi``/``hhi_max``/``coverage`` as in :mod:`friendshore.exposure`).
+  only (``hhi``/``hhi_max``/``coverage`` as in :mod:`friendshore.engines.exposure`).
 * :func:`production_concentration` — per USGS (edition, commodity, stage, year):
   shares over the listed countries' sum, with "Other countries" (``XOT``) one
   unspecified producer and the published rounded world total (``WLD``) never a
@@ -18,8 +18,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from friendshore._assets import query_sql
-from friendshore.errors import ParameterError, UnknownNameError
-from friendshore.exposure import (
+from friendshore.engines.exposure import (
     DEFAULT_CONCERN,
     hs_params,
     industry_codes,
@@ -29,9 +28,10 @@ from friendshore.exposure import (
     tier_lookup,
     tiers_frame,
 )
-from friendshore.flow_selection import select_flows
-from friendshore.industries import IndustryMap, load_industries
-from friendshore.registry import Registry, load_registry
+from friendshore.errors import ParameterError, UnknownNameError
+from friendshore.reference.industries import IndustryMap, load_industries
+from friendshore.reference.registry import Registry, load_registry
+from friendshore.selection import select_flows
 from friendshore.store import Store
 
 # DESIGN.md: a gap of more than 5 % between the listed sum and the published total.

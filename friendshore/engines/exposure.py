@@ -23,7 +23,7 @@ much of V the named suppliers account for. Rows with value ≤ 0 are not supplie
 
 Product rows use six-digit codes only; Comtrade's four-digit aggregates are read
 only when asked for explicitly (``hs=["8505"]``). Which source answers for which
-year is decided by :mod:`friendshore.flow_selection` (one source per year, so no
+year is decided by :mod:`friendshore.selection` (one source per year, so no
 flow is counted twice); every row carries that provenance (``source``,
 ``hs_revision``, ``basis``, ``vintage``).
 
@@ -42,12 +42,12 @@ from typing import Any
 
 import polars as pl
 
-from friendshore import countries
 from friendshore._assets import query_sql
 from friendshore.errors import ParameterError
-from friendshore.flow_selection import FlowSelection, select_flows
-from friendshore.industries import REVISIONS, IndustryMap, load_industries
-from friendshore.registry import Registry, load_registry
+from friendshore.reference import countries
+from friendshore.reference.industries import REVISIONS, IndustryMap, load_industries
+from friendshore.reference.registry import Registry, load_registry
+from friendshore.selection import FlowSelection, select_flows
 from friendshore.store import Store
 
 DEFAULT_CONCERN = "prc"
@@ -504,11 +504,11 @@ def product_exposure(
         every other non-concern group). Tiers are as of each row's year.
     lookthrough
         Add ``lookthrough_prc_share`` (and ``lookthrough_coverage``), following
-        the industry map's upstream chain (see :mod:`friendshore.lookthrough`).
+        the industry map's upstream chain (see :mod:`friendshore.engines.lookthrough`).
     registry, industries
         Injected reference data (default: the bundled ones).
     source
-        Use only this source (see :mod:`friendshore.flow_selection`).
+        Use only this source (see :mod:`friendshore.selection`).
     include_broader
         Also count an industry's codes that are broader than its inputs in the
         data's revision (``scope = broader`` in the industry map: HS2017 854140
@@ -562,7 +562,7 @@ def product_exposure(
         hs=ctx.hs,
     )
     if lookthrough:
-        from friendshore.lookthrough import add_lookthrough
+        from friendshore.engines.lookthrough import add_lookthrough
 
         assert ctx.industries is not None
         upstream = pl.concat(
@@ -785,10 +785,10 @@ def normalise_importer(importer: str | None) -> str | None:
 # Public functions that live in sibling modules, reachable from here too
 # (imported lazily: those modules import this one).
 _ELSEWHERE = {
-    "world_concentration": "friendshore.concentration",
-    "production_concentration": "friendshore.concentration",
-    "dependency_flags": "friendshore.flags",
-    "trend": "friendshore.trend",
+    "world_concentration": "friendshore.engines.concentration",
+    "production_concentration": "friendshore.engines.concentration",
+    "dependency_flags": "friendshore.engines.flags",
+    "trend": "friendshore.engines.trend",
 }
 
 

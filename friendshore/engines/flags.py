@@ -15,7 +15,7 @@
   supplier's share of the importer's imports of one HS6 code (for a bloc,
   extra-bloc imports unless ``include_intra``). The consumption-based benchmark,
   where USGS production and trade tonnes allow it, is
-  :func:`friendshore.crma.crma_benchmark`.
+  :func:`friendshore.engines.crma.crma_benchmark`.
 
 Residual and unspecified areas (``XRW``, X-codes) are never a flag's supplier
 (DESIGN.md). A flag needs the named suppliers to account for at least
@@ -34,9 +34,8 @@ from typing import Any
 import polars as pl
 
 from friendshore._assets import query_sql
-from friendshore.concentration import world_concentration
-from friendshore.errors import ParameterError
-from friendshore.exposure import (
+from friendshore.engines.concentration import world_concentration
+from friendshore.engines.exposure import (
     DEFAULT_CONCERN,
     MEMBERS_TABLE,
     hs_params,
@@ -44,9 +43,10 @@ from friendshore.exposure import (
     normalise_importer,
     product_exposure,
 )
-from friendshore.flow_selection import loaded_years, select_flows
-from friendshore.industries import IndustryMap, load_industries
-from friendshore.registry import Registry, load_registry
+from friendshore.errors import ParameterError
+from friendshore.reference.industries import IndustryMap, load_industries
+from friendshore.reference.registry import Registry, load_registry
+from friendshore.selection import loaded_years, select_flows
 from friendshore.store import Store
 
 # CEPII GeoDep cut-offs: HHI 0.4 (import and world-export), imports/exports 1,
@@ -164,7 +164,7 @@ def dependency_flags(
         The share of the import value named suppliers must account for (0–1,
         default 0.5) for any flag to fire; below it both flags are null and
         ``flag_note`` says "insufficient coverage".
-    Other parameters as for :func:`friendshore.exposure.product_exposure`.
+    Other parameters as for :func:`friendshore.engines.exposure.product_exposure`.
 
     Returns
     -------

@@ -37,8 +37,8 @@ from __future__ import annotations
 import polars as pl
 
 from friendshore._assets import query_sql
-from friendshore.exposure import residual
-from friendshore.flow_selection import FlowSelection
+from friendshore.engines.exposure import residual
+from friendshore.selection import FlowSelection
 from friendshore.store import Store
 
 _KEYS = ["year", "importer", "hs6"]

@@ -8,8 +8,7 @@ from typing import Any
 import polars as pl
 
 from friendshore._assets import query_sql
-from friendshore.errors import ParameterError
-from friendshore.exposure import (
+from friendshore.engines.exposure import (
     DEFAULT_CONCERN,
     _Context,
     hs_params,
@@ -17,7 +16,8 @@ from friendshore.exposure import (
     product_exposure,
     tier_lookup,
 )
-from friendshore.flow_selection import select_flows
+from friendshore.errors import ParameterError
+from friendshore.selection import select_flows
 from friendshore.store import Store
 
 

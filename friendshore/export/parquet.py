@@ -85,9 +85,9 @@ def export_parquet(
         overwrite.
     """
     from friendshore import __version__
-    from friendshore.flow_selection import trade_loads
-    from friendshore.industries import REVISIONS, load_industries
-    from friendshore.registry import load_registry
+    from friendshore.reference.industries import REVISIONS, load_industries
+    from friendshore.reference.registry import load_registry
+    from friendshore.selection import trade_loads
 
     root = Path(directory)
     _prepare(root, overwrite=overwrite)

@@ -1,7 +1,7 @@
 """The Apache Spark engine: the same metrics, over a Parquet export, on Spark.
 
 There is one definition of each metric: the named DuckDB queries in
-``queries/*.sql`` and the Polars ratios of :mod:`friendshore.exposure`. This
+``queries/*.sql`` and the Polars ratios of :mod:`friendshore.engines.exposure`. This
 module does not restate either. :class:`SparkStore` answers the few calls the
 engines make of a :class:`~friendshore.store.Store` (``pl``, ``register``,
 ``country_positions``, the trade loads), and :func:`translate` turns each DuckDB
@@ -37,8 +37,8 @@ from typing import Any
 
 import polars as pl
 
-from friendshore import parquet
 from friendshore.errors import FriendshoreError, InputError
+from friendshore.export import parquet
 from friendshore.store import MACROS, Store
 
 # The coded flows the queries read, built from the export's public trade_flows
@@ -106,7 +106,7 @@ def translate(sql: str, params: Mapping[str, Any] | None = None) -> str:
 
 def _declared_types(sql: str) -> dict[str, str]:
     """``param -> DuckDB type`` from a catalogue query's header, else empty."""
-    from friendshore.queries import catalogue
+    from friendshore.store.catalogue import catalogue
 
     m = _NAME_LINE.search(sql)
     if not m or m.group(1) not in catalogue().queries:

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from friendshore._assets import data_path
 from friendshore.errors import ReferenceDataError, UnknownNameError
-from friendshore.rows import Rows
+from friendshore.reference.rows import Rows
 
 if TYPE_CHECKING:  # Polars loads where a frame is built: `industries …` needs none
     import polars as pl
@@ -70,7 +70,7 @@ STAGES = ("ore", "processed", "component", "end item")  # upstream → downstrea
 RELATIONS = ("one-to-one", "one-to-many", "many-to-one", "many-to-many")
 SCOPES = ("exact", "broader")
 
-PRODUCT_SCHEMA = {  # column kinds of friendshore.rows.Rows
+PRODUCT_SCHEMA = {  # column kinds of friendshore.reference.rows.Rows
     "industry": "str",
     "hs6": "str",
     "hs_revision": "str",

@@ -64,7 +64,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from friendshore import countries
 from friendshore._assets import data_path
 from friendshore.errors import (
     InputError,
@@ -72,12 +71,12 @@ from friendshore.errors import (
     SourceFormatError,
     UnknownNameError,
 )
-from friendshore.rows import Rows
+from friendshore.reference import countries
+from friendshore.reference.rows import Rows
 
 if TYPE_CHECKING:  # Polars loads where a frame is built: `registry …` needs none
     import polars as pl
-
-    from friendshore.store import Store
+    import pyarrow as pa
 
 DEFAULT_ALLIES = ("us-treaty-allies",)
 DEFAULT_CONCERN = "prc"
@@ -423,12 +422,12 @@ class Registry:
             },
         )
 
-    # -- store ----------------------------------------------------------------
-    def to_store(self, store: Store) -> None:
-        """(Re)create ``registry_groups`` and ``registry_members`` in one transaction.
+    # -- tables ---------------------------------------------------------------
+    def tables(self) -> tuple[pa.Table, pa.Table]:
+        """``registry_groups`` and ``registry_members`` rows, for the store to write.
 
-        ``group`` is a reserved word in SQL, so the store column is ``group_name``
-        in both tables (join on ``registry_members.group_name``).
+        ``group`` is a reserved word in SQL, so the column is ``group_name`` in
+        both tables (join on ``registry_members.group_name``).
         """
         import pyarrow as pa
 
@@ -461,22 +460,7 @@ class Registry:
                 "note": [m.note for m in ms],
             }
         )
-        store.register("_registry_groups_src", groups)
-        store.register("_registry_members_src", members)
-        try:
-            with store.transaction() as con:
-                con.execute(
-                    "CREATE OR REPLACE TABLE registry_groups AS "
-                    "SELECT * FROM _registry_groups_src ORDER BY group_name"
-                ).fetchall()
-                con.execute(
-                    "CREATE OR REPLACE TABLE registry_members AS "
-                    "SELECT * FROM _registry_members_src "
-                    "ORDER BY group_name, since, iso3"
-                ).fetchall()
-        finally:
-            store.unregister("_registry_groups_src")
-            store.unregister("_registry_members_src")
+        return groups, members
 
 
 def _country_name(iso3: str) -> str:

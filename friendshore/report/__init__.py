@@ -23,8 +23,9 @@ from typing import Any
 
 import polars as pl
 
-from friendshore import charts, export
+from friendshore import export
 from friendshore.errors import ExportError, ParameterError
+from friendshore.report import charts
 from friendshore.store import Store
 
 HTML_NAME = "report.html"
@@ -737,7 +738,7 @@ def store_provenance(
     at); the registry version defaults to the bundled registry's.
     """
     if registry_version is None:
-        from friendshore.registry import load_registry
+        from friendshore.reference.registry import load_registry
 
         registry_version = load_registry().version
     loads = store.pl(
@@ -785,9 +786,9 @@ def build_report(
     """
     if importer and bloc:
         raise ParameterError("give --importer or --bloc, not both")
-    from friendshore import concentration, exposure, flags
-    from friendshore.industries import load_industries
-    from friendshore.registry import load_registry
+    from friendshore.engines import concentration, exposure, flags
+    from friendshore.reference.industries import load_industries
+    from friendshore.reference.registry import load_registry
 
     years = [
         int(r[0])
@@ -842,8 +843,8 @@ def build_report(
         )
     paths = [Path(p) for p in scenarios]
     if paths:
-        from friendshore.scenarios import simulate
-        from friendshore.scenarios.model import load_scenario
+        from friendshore.engines.scenarios import simulate
+        from friendshore.engines.scenarios.model import load_scenario
 
         runs = [load_scenario(p) for p in paths]
         common = {"registry": registry, "industries": industries}
@@ -856,7 +857,7 @@ def build_report(
         )
     notes = list(_data_notes(store))
     if coalitions:
-        from friendshore.scenarios.coalitions import coalitions as league
+        from friendshore.engines.scenarios.coalitions import coalitions as league
 
         try:
             tables["coalitions"], _ = league(
@@ -921,7 +922,7 @@ def _subject(importer: str | None, bloc: str | None) -> str:
         return f"the {bloc} bloc"
     if not importer:
         return "every importer"
-    from friendshore import countries
+    from friendshore.reference import countries
 
     code = importer.strip().upper()
     known = countries.lookup(code)

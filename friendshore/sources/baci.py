@@ -37,9 +37,9 @@ from typing import Any
 
 import duckdb
 
-from friendshore import countries
 from friendshore.errors import ParameterError, SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
+from friendshore.reference import countries
 from friendshore.store import HS_BASE, LoadResult, Store, country_ids, sha256_file
 
 SOURCE = "baci"

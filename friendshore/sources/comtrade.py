@@ -22,13 +22,13 @@ Rules (each skip is counted in ``LoadResult.notes``)
   ``partner2Code`` 0 (an empty cell, as in legacy files, also means "total"). Some
   reporters publish per-transport-mode rows beside the total; summing them would
   double-count.
-* Countries: numeric codes through :func:`friendshore.countries.from_trade_code` (the
+* Countries: numeric codes through :func:`friendshore.reference.countries.from_trade_code` (the
   ISO columns are often empty); an unknown code is an error. Aggregate reporters
   (EU-27, …) are skipped; aggregate partners (World, EU-27, "Areas, nes", …) are not
   suppliers.
 * World remainder: where a reporter's World total (partner 0) for a (flow, year,
   commodity) exceeds the sum of its listed real partners by 0.5 USD or more, the
-  remainder becomes one partner :data:`~friendshore.countries.REST_OF_WORLD`
+  remainder becomes one partner :data:`~friendshore.reference.countries.REST_OF_WORLD`
   (``XRW``), so shares stay honest when only some partners were downloaded. Its
   quantity is the World quantity minus the listed ones when all are known. A World
   total below the listed sum gives no remainder (noted).
@@ -78,9 +78,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from friendshore import countries
 from friendshore.errors import SourceFormatError, UnknownNameError
 from friendshore.progress import ProgressFn, no_progress
+from friendshore.reference import countries
 from friendshore.sources.csvfile import check_last_row, expand_paths, problem_row
 from friendshore.store import LoadResult, Store, country_ids, sha256_file
 

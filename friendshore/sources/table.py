@@ -18,7 +18,7 @@ Targets and their canonical columns (``*`` = required):
   and ``XOT`` as "other countries"; commodity and stage are lower-cased.
 
 Values: countries may be ISO3, ISO2, numeric trade codes or names
-(:func:`friendshore.countries.normalise`); trade aggregates (World, EU-27, "Areas,
+(:func:`friendshore.reference.countries.normalise`); trade aggregates (World, EU-27, "Areas,
 nes", …) and ``WLD`` are not trading partners and are rejected in ``trade_flows``.
 Numbers must parse as plain decimals (no thousands separators: ``1,200`` is ambiguous
 across locales); values and quantities must not be negative. ``hs6`` is text: six
@@ -44,9 +44,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from friendshore import countries
 from friendshore.errors import ParameterError, SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
+from friendshore.reference import countries
 from friendshore.sources.csvfile import check_last_row, expand_paths, problem_row
 from friendshore.store import LoadResult, Store, insert_flows, sha256_file
 

@@ -74,9 +74,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from friendshore import countries
 from friendshore.errors import SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
+from friendshore.reference import countries
 from friendshore.sources.csvfile import expand_paths
 from friendshore.store import LoadResult, Store, sha256_file
 

@@ -31,14 +31,17 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
-from friendshore import countries
 from friendshore.errors import StoreBusyError, StoreError, StoreMissingError
+from friendshore.reference import countries
+
+if TYPE_CHECKING:
+    from friendshore.reference.registry import Registry
 
 SCHEMA_VERSION = 2
 DEFAULT_DB = "friendshore.duckdb"
@@ -65,7 +68,7 @@ FLOW_COLUMNS = (
 )
 
 # The store's SQL macros, name -> (argument, body): the one definition that the
-# DuckDB DDL creates and the Spark translation (friendshore.spark) inlines.
+# DuckDB DDL creates and the Spark translation (friendshore.export.spark) inlines.
 # HS text <-> coded key; lpad keeps the leading zero of chapters 01-09.
 MACROS = {
     "hs_code": ("t", f"CAST(length(t) * {HS_BASE} + CAST(t AS INTEGER) AS INTEGER)"),
@@ -417,6 +420,27 @@ class Store:
             raise
         else:
             self.con.execute("COMMIT")
+
+    def write_registry(self, registry: Registry) -> None:
+        """(Re)create ``registry_groups`` and ``registry_members`` in one transaction,
+        so the registry's groups and memberships join in SQL."""
+        groups, members = registry.tables()
+        self.register("_registry_groups_src", groups)
+        self.register("_registry_members_src", members)
+        try:
+            with self.transaction() as con:
+                con.execute(
+                    "CREATE OR REPLACE TABLE registry_groups AS "
+                    "SELECT * FROM _registry_groups_src ORDER BY group_name"
+                ).fetchall()
+                con.execute(
+                    "CREATE OR REPLACE TABLE registry_members AS "
+                    "SELECT * FROM _registry_members_src "
+                    "ORDER BY group_name, since, iso3"
+                ).fetchall()
+        finally:
+            self.unregister("_registry_groups_src")
+            self.unregister("_registry_members_src")
 
     # -- loads ------------------------------------------------------------------
     def find_load(

@@ -1,7 +1,7 @@
 """Coalition league tables and partner suggestions (issue 19).
 
 Two questions of alliance strategy, answered with the market-clearing model of
-:mod:`friendshore.scenarios.solver` (DESIGN.md, "Scenario model"):
+:mod:`friendshore.engines.scenarios.solver` (DESIGN.md, "Scenario model"):
 
 - which coalition (Quad, AUKUS, G7, the MSP, NATO, the EU, a user's group) holds
   up best when its members restrict the concern's supply together —
@@ -56,12 +56,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import polars as pl
 
-from friendshore import countries
 from friendshore._assets import query_sql
 from friendshore.errors import FriendshoreError, ParameterError, UnknownNameError
-from friendshore.flow_selection import FlowSelection, select_flows
-from friendshore.industries import IndustryMap, load_industries
-from friendshore.registry import Registry, load_registry
+from friendshore.reference import countries
+from friendshore.reference.industries import IndustryMap, load_industries
+from friendshore.reference.registry import Registry, load_registry
+from friendshore.selection import FlowSelection, select_flows
 
 from .model import (
     DEFAULT_CAPACITY_EXPANSION,
@@ -113,7 +113,7 @@ class Settings:
     (the coalition's own suppliers, so a partner that joins brings its
     capacity) or ``all`` (every supplier but the concern and the foreign
     adversaries). The others supply at most their baseline exports. Defaults
-    are the scenario files' (:mod:`friendshore.scenarios.model`, with sources).
+    are the scenario files' (:mod:`friendshore.engines.scenarios.model`, with sources).
     """
 
     policy: PolicyKind = "ban"

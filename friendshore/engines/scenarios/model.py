@@ -2,7 +2,7 @@
 
 A scenario is a policy of a coalition of importers towards a concern group, for
 one year and a set of products, solved as global market clearing
-(:mod:`friendshore.scenarios.solver`; DESIGN.md, "Scenario model")::
+(:mod:`friendshore.engines.scenarios.solver`; DESIGN.md, "Scenario model")::
 
     name = "G7 ban on PRC gallium"
     coalition = ["USA", "JPN"]       # importers or registry groups; importer = "USA"
@@ -47,8 +47,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from friendshore import countries
 from friendshore.errors import ParameterError
+from friendshore.reference import countries
 
 ALL = "all"  # importer = "all": every importer; hs = "all": every product in the store
 
@@ -385,7 +385,7 @@ def gather(
 @cache
 def hs6_codes() -> frozenset[str]:
     """Every six-digit code of the bundled HS nomenclatures (HS2017 and HS2022)."""
-    from friendshore.industries import hs_nomenclature
+    from friendshore.reference.industries import hs_nomenclature
 
     return frozenset(hs_nomenclature("HS2017")) | frozenset(hs_nomenclature("HS2022"))
 

@@ -1,11 +1,11 @@
 """Scenarios against the store: the baseline, the coalition, the result tables.
 
-Each :class:`~friendshore.scenarios.model.Scenario` is pinned to data — the year
+Each :class:`~friendshore.engines.scenarios.model.Scenario` is pinned to data — the year
 and loads (as the exposure metrics choose them), the products (industry map, in
 the store's HS revision), the registry groups as of the year. Every flow of those
 products in that year is fetched once (``queries/simulate_flows.sql``) into a
-:class:`~friendshore.scenarios.solver.Markets` shared by the scenarios that read
-the same data, and :func:`~friendshore.scenarios.solver.solve` clears every
+:class:`~friendshore.engines.scenarios.solver.Markets` shared by the scenarios that read
+the same data, and :func:`~friendshore.engines.scenarios.solver.solve` clears every
 product's world market under the scenario's policy. The result is one table with
 a ``scenario`` column: one row per coalition member × product (or industry), or
 with ``by="exporter"`` one row per exporter × product.
@@ -20,14 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import polars as pl
 
-from friendshore import countries
 from friendshore._assets import query_sql
-from friendshore.errors import ParameterError
-from friendshore.flow_selection import select_flows
-from friendshore.industries import IndustryMap, load_industries
-from friendshore.registry import Registry, load_registry
-from friendshore.scenarios.model import ALL, Scenario, check_names, locate
-from friendshore.scenarios.solver import (
+from friendshore.engines.scenarios.model import ALL, Scenario, check_names, locate
+from friendshore.engines.scenarios.solver import (
     Draws,
     Elasticities,
     Markets,
@@ -36,6 +31,11 @@ from friendshore.scenarios.solver import (
     Solution,
     solve,
 )
+from friendshore.errors import ParameterError
+from friendshore.reference import countries
+from friendshore.reference.industries import IndustryMap, load_industries
+from friendshore.reference.registry import Registry, load_registry
+from friendshore.selection import select_flows
 
 if TYPE_CHECKING:
     from friendshore.store import Store
@@ -113,7 +113,7 @@ def simulate(
     store
         An open store (read-only is enough).
     scenarios
-        Validated scenarios (:func:`friendshore.scenarios.model.load_scenario`);
+        Validated scenarios (:func:`friendshore.engines.scenarios.model.load_scenario`);
         names must be distinct.
     registry, industries
         Default: the bundled registry and industry map.

@@ -25,7 +25,7 @@ market clears to ``tol`` of that exporter's baseline exports.
 
 The public surface is :class:`Markets` (the baseline, built once),
 :class:`Policy`, :class:`Elasticities`, :class:`Draws`, :func:`solve` and the
-:class:`Solution` it returns; :mod:`friendshore.scenarios.simulate` builds the
+:class:`Solution` it returns; :mod:`friendshore.engines.scenarios.simulate` builds the
 baseline from the store and the result tables from a solution.
 """
 
@@ -56,7 +56,7 @@ class NoEquilibrium(RuntimeError):
 @dataclass(frozen=True)
 class Elasticities:
     """σ (substitution between origins, > 1), η (total demand, ≥ 0), ε (export
-    supply, ≥ 0). Defaults and their sources: :mod:`friendshore.scenarios.model`."""
+    supply, ≥ 0). Defaults and their sources: :mod:`friendshore.engines.scenarios.model`."""
 
     substitution: float = 3.1
     demand: float = 0.6

@@ -5,7 +5,7 @@ each strategic raw material, at any relevant stage of processing, should rely on
 several third countries, none providing more than 65 % of it. The benchmark is a
 share of *consumption* of a material at a stage, for the EU as a bloc — not a share
 of one importer's imports of one HS6 code (that import-based figure stays available
-as a separately named indicator, ``crma_import_flag`` in :mod:`friendshore.flags`).
+as a separately named indicator, ``crma_import_flag`` in :mod:`friendshore.engines.flags`).
 
 Here, per (material, stage) and year, for a bloc (default ``eu``, members as of the
 year):
@@ -34,10 +34,10 @@ from collections.abc import Sequence
 import polars as pl
 
 from friendshore._assets import query_sql
-from friendshore.exposure import members_frame, residual
-from friendshore.flow_selection import FlowSelection, select_flows
-from friendshore.industries import IndustryMap, load_industries
-from friendshore.registry import Registry, load_registry
+from friendshore.engines.exposure import members_frame, residual
+from friendshore.reference.industries import IndustryMap, load_industries
+from friendshore.reference.registry import Registry, load_registry
+from friendshore.selection import FlowSelection, select_flows
 from friendshore.store import Store
 
 # Art. 5(1)(b): at most 65 % of the Union's consumption from one third country.

@@ -15,6 +15,7 @@ from friendshore.store import (
     default_db_path,
     insert_flow_rows,
 )
+from friendshore.store.writes import Writer
 
 from .conftest import holding, table_snapshot
 
@@ -22,7 +23,7 @@ from .conftest import holding, table_snapshot
 def _insert(values: list[tuple[int, str, str, float]]):  # type: ignore[no-untyped-def]
     """An insert callback writing the given (year, exporter, importer, value) rows."""
 
-    def insert(con, load_id: int) -> tuple[int, tuple[int, ...]]:  # type: ignore[no-untyped-def]
+    def insert(w: Writer, load_id: int) -> tuple[int, tuple[int, ...]]:
         rows = pl.DataFrame(
             [
                 (y, e, i, "850511", "HS2017", v, None, "test", "table", load_id)
@@ -31,7 +32,7 @@ def _insert(values: list[tuple[int, str, str, float]]):  # type: ignore[no-untyp
             schema=dict.fromkeys(FLOW_COLUMNS),
             orient="row",
         )
-        insert_flow_rows(con, rows)
+        w.flow_rows(rows, source="test")
         return len(values), tuple(sorted({v[0] for v in values}))
 
     return insert
@@ -98,8 +99,8 @@ def test_failed_load_leaves_store_exactly_as_it_was(store: Store) -> None:
     _load(store, "aaa", "k1", [(2022, "CHN", "USA", 10.0)])
     before = table_snapshot(store)
 
-    def boom(con, load_id):  # type: ignore[no-untyped-def]
-        _insert([(2022, "KOR", "USA", 1.0)])(con, load_id)
+    def boom(w: Writer, load_id: int) -> tuple[int, tuple[int, ...]]:
+        _insert([(2022, "KOR", "USA", 1.0)])(w, load_id)
         raise ValueError("bad row")
 
     with pytest.raises(ValueError, match="bad row"):
@@ -251,8 +252,8 @@ def test_rows_are_stored_by_year_product_importer_exporter(store: Store) -> None
 def test_a_new_area_code_gets_the_next_id_and_a_failed_load_none(store: Store) -> None:
     (top,) = store.fetchall("SELECT max(id) FROM country_ids")[0]
 
-    def failing(con, load_id):  # type: ignore[no-untyped-def]
-        insert_flow_rows(con, _flow_rows([(2022, "X991", "USA", "850511")], load_id))
+    def failing(w: Writer, load_id: int) -> tuple[int, tuple[int, ...]]:
+        w.flow_rows(_flow_rows([(2022, "X991", "USA", "850511")], load_id), source="t")
         raise ValueError("bad row")
 
     before = table_snapshot(store)

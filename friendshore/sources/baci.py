@@ -25,7 +25,6 @@ import hashlib
 import io
 import re
 import tempfile
-import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -33,14 +32,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import duckdb
 
 from friendshore.errors import ParameterError, SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
 from friendshore.reference import countries
-from friendshore.store import HS_BASE, LoadResult, Store, country_ids, sha256_file
+from friendshore.store import LoadResult, Store, sha256_file
+from friendshore.store.writes import CsvReadError, MissingValueError, Writer
 
 SOURCE = "baci"
 
@@ -74,12 +71,6 @@ _EXPECTED_WHAT = {
     "v": "a finite number >= 0 (value in thousands of USD)",
     "q": "a finite number >= 0 (quantity in tonnes) or NA",
 }
-_MARK = -1  # id written where a code does not map; no real id is negative
-# The release's code map (BACI code -> the store's country id), bound as list
-# parameters (238 entries): no table to register or clean up, and nothing
-# formatted into the SQL text. The insert indexes a list by code; the failure path
-# (_LOCATE_SQL) reads the pairs.
-_CODES_VIEW = "(SELECT unnest($codes) AS code, unnest($ids) AS id)"
 _COPY_CHUNK = 1 << 20
 
 _YEAR_FILE_RE = re.compile(r"^BACI_.*_Y\d{4}.*\.csv$", re.IGNORECASE)
@@ -553,82 +544,6 @@ def check_product_codes(member: _Member | Path) -> int:
 
 
 # -- loading one year file ----------------------------------------------------------
-_INSERT_SQL = f"""
-INSERT INTO flows
-SELECT s.t, s.hs, s.importer_id, s.exporter_id, $hs_revision, s.v, s.q,
-       'baci', 'baci', $load_id
-FROM (
-    SELECT
-        c.t,
-        -- HS6 codes lose their leading zero in BACI (10121 is 010121): every code
-        -- of 5 or 6 digits is a six-digit code, coded 6,000,000 + the number.
-        CASE WHEN c.k BETWEEN 10000 AND 999999 THEN {6 * HS_BASE} + c.k
-             ELSE {_MARK} END AS hs,
-        -- country ids by BACI code: $ids_by_code[code + 1] (a list lookup is cheaper
-        -- than a join per flow); codes outside the list are marked.
-        CASE WHEN c.j BETWEEN 0 AND len($ids_by_code) - 1
-             THEN coalesce($ids_by_code[c.j + 1], {_MARK}) ELSE {_MARK} END
-            AS importer_id,
-        CASE WHEN c.i BETWEEN 0 AND len($ids_by_code) - 1
-             THEN coalesce($ids_by_code[c.i + 1], {_MARK}) ELSE {_MARK} END
-            AS exporter_id,
-        c.v * 1000 AS v,  -- BACI values are thousands of USD
-        CASE WHEN trim(c.q) IN ('NA', '') THEN NULL ELSE CAST(c.q AS DOUBLE) END AS q
-    FROM read_csv($path, header = true, auto_detect = false, delim = ',',
-                  quote = '"', columns = $columns) AS c
-    -- The store's row order (see friendshore.store): each product's rows side by
-    -- side (a year file is one year). Sorting on the product alone costs ~0.4 s
-    -- less than the full key on a 10M-flow year and aggregates as fast; only
-    -- numbers are sorted, the constant text columns are added after.
-    ORDER BY hs
-) AS s
-"""
-
-# Columnar check of just this load's rows (zone maps skip other loads' row groups).
-_CHECK_SQL = f"""
-SELECT count(*) FILTER (WHERE exporter_id = {_MARK} OR importer_id = {_MARK}
-                          OR hs = {_MARK} OR year <> $year
-                          -- values and quantities must be finite and >= 0
-                          OR NOT isfinite(value_usd) OR value_usd < 0
-                          OR NOT isfinite(coalesce(quantity_t, 0))
-                          OR quantity_t < 0) AS bad
-FROM flows WHERE load_id = $load_id
-"""
-
-# Failure path only: every field as text, numbered in file order (header = line 1).
-_LOCATE_SQL = f"""
-WITH raw AS (
-    SELECT row_number() OVER () + 1 AS line, trim(t) AS t, trim(i) AS i,
-           trim(j) AS j, trim(k) AS k, trim(v) AS v, trim(q) AS q
-    FROM read_csv($path, header = true, auto_detect = false, delim = ',',
-                  quote = '"', columns = $columns)
-),
-typed AS (
-    SELECT *, TRY_CAST(t AS SMALLINT) AS t_n, TRY_CAST(i AS INTEGER) AS i_n,
-           TRY_CAST(j AS INTEGER) AS j_n, TRY_CAST(k AS INTEGER) AS k_n,
-           TRY_CAST(v AS DOUBLE) AS v_n, TRY_CAST(q AS DOUBLE) AS q_n
-    FROM raw
-),
-flagged AS (
-    SELECT line, CASE
-        WHEN t_n IS NULL THEN 't|' || coalesce(t, '')
-        WHEN t_n <> $year THEN 't=' || t
-        WHEN i_n IS NULL THEN 'i|' || coalesce(i, '')
-        WHEN i_n NOT IN (SELECT code FROM {_CODES_VIEW}) THEN 'i?' || i
-        WHEN j_n IS NULL THEN 'j|' || coalesce(j, '')
-        WHEN j_n NOT IN (SELECT code FROM {_CODES_VIEW}) THEN 'j?' || j
-        WHEN k_n IS NULL OR k_n NOT BETWEEN 10000 AND 999999 THEN 'k|' || coalesce(k, '')
-        WHEN v_n IS NULL OR NOT isfinite(v_n * 1000) OR v_n < 0
-            THEN 'v|' || coalesce(v, '')
-        WHEN q_n IS NULL AND coalesce(q, '') NOT IN ('NA', '') THEN 'q|' || q
-        WHEN NOT isfinite(q_n) OR q_n < 0 THEN 'q|' || q
-    END AS problem
-    FROM typed
-)
-SELECT line, problem FROM flagged WHERE problem IS NOT NULL ORDER BY line LIMIT 1
-"""
-
-
 def _load_one(
     store: Store,
     item: _YearFile,
@@ -640,10 +555,8 @@ def _load_one(
     """Load one year file (``csv_path``: the file itself or its extracted copy)."""
     data = item.data
 
-    def insert(
-        con: duckdb.DuckDBPyConnection, load_id: int
-    ) -> tuple[int, tuple[int, ...]]:
-        return _insert(con, load_id, item, csv_path, codes, progress)
+    def insert(w: Writer, load_id: int) -> tuple[int, tuple[int, ...]]:
+        return _insert(w, item, csv_path, codes, progress)
 
     return store.record_load(
         source=SOURCE,
@@ -677,8 +590,7 @@ def _extract(data: _Member, dest: Path, progress: ProgressFn) -> str:
 
 
 def _insert(
-    con: duckdb.DuckDBPyConnection,
-    load_id: int,
+    w: Writer,
     item: _YearFile,
     csv_path: Path,
     codes: dict[int, str],
@@ -687,37 +599,19 @@ def _insert(
     """Insert one year file's rows; raise SourceFormatError naming the first bad row."""
     label = item.data.label
     columns = {c: _CSV_TYPES[c] for c in item.columns}  # the file's own column order
-    ids = country_ids(con, sorted(set(codes.values())))
-    params: dict[str, Any] = {
-        "path": str(csv_path),
-        "columns": columns,
-        "codes": list(codes),
-        "ids": [ids[iso3] for iso3 in codes.values()],
-    }
+    ids = w.country_ids(sorted(set(codes.values())))
     by_code: list[int | None] = [None] * (max(codes) + 1)
     for code, iso3 in codes.items():
         by_code[code] = ids[iso3]
     try:
-        with _query_progress(con, f"Loading {item.data.name}", progress):
-            (rows,) = con.execute(
-                _INSERT_SQL,
-                {
-                    "path": params["path"],
-                    "columns": columns,
-                    "ids_by_code": by_code,
-                    "hs_revision": item.hs_revision,
-                    "load_id": load_id,
-                },
-            ).fetchall()[0]
-    except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
-        raise _csv_error(con, exc, label, item, params) from None
-    except duckdb.ConstraintException:  # a NULL t or v: name the row
-        raise _locate(con, label, item, params) from None
-    (bad,) = con.execute(
-        _CHECK_SQL, {"year": item.year, "load_id": load_id}
-    ).fetchall()[0]
-    if bad:
-        raise _locate(con, label, item, params)
+        with w.progress(f"Loading {item.data.name}", progress):
+            rows = w.baci_csv(csv_path, columns, by_code, item.hs_revision)
+    except CsvReadError as exc:
+        raise _csv_error(w, exc, label, item, csv_path, codes) from None
+    except MissingValueError:  # a NULL t or v: name the row
+        raise _locate(w, label, item, csv_path, codes) from None
+    if w.baci_bad_rows(item.year):
+        raise _locate(w, label, item, csv_path, codes)
     if rows == 0:
         raise SourceFormatError(label, "no data rows below the header", row=2)
     if not _ends_with_newline(csv_path):
@@ -741,17 +635,18 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def _csv_error(
-    con: duckdb.DuckDBPyConnection,
-    exc: duckdb.Error,
+    w: Writer,
+    exc: CsvReadError,
     label: str,
     item: _YearFile,
-    params: dict[str, Any],
+    csv_path: Path,
+    codes: dict[int, str],
 ) -> SourceFormatError:
     """Map a DuckDB CSV-reader error (it carries the line) to a SourceFormatError."""
     msg = str(exc)
     line = _CSV_LINE_RE.search(msg)
     if line is None:  # a cast in our SQL (q) failed: find the row ourselves
-        return _locate(con, label, item, params)
+        return _locate(w, label, item, csv_path, codes)
     row = int(line.group(1))
     col = _CSV_COLUMN_RE.search(msg)
     if col is not None and col.group(1) in _EXPECTED_WHAT:
@@ -776,27 +671,21 @@ def _csv_error(
 
 
 def _locate(
-    con: duckdb.DuckDBPyConnection, label: str, item: _YearFile, params: dict[str, Any]
+    w: Writer, label: str, item: _YearFile, csv_path: Path, codes: dict[int, str]
 ) -> SourceFormatError:
-    """Rescan the file (failure path only) and describe its first bad row.
-
-    The load's transaction may already be aborted by the failed INSERT, so the
-    rescan (which reads only the CSV) runs on a cursor of its own.
-    """
-    text_cols = dict.fromkeys(item.columns, "VARCHAR")
+    """Rescan the file (failure path only) and describe its first bad row."""
     try:
-        with con.cursor() as cur:
-            found = cur.execute(
-                _LOCATE_SQL, {**params, "columns": text_cols, "year": item.year}
-            ).fetchall()
-    except duckdb.Error as exc:
+        found = w.baci_first_problem(
+            csv_path, list(item.columns), list(codes), item.year
+        )
+    except CsvReadError as exc:
         first = str(exc).splitlines()[0]
         return SourceFormatError(
             label, f"cannot be read as a BACI trade file ({first})"
         )
-    if not found:
+    if found is None:
         return SourceFormatError(label, "cannot be read as a BACI trade file")
-    line, problem = found[0]
+    line, problem = found
     col, kind, value = problem[0], problem[1], problem[2:]
     if kind == "=":
         what = f"year {value} in a file whose name says Y{item.year}"
@@ -808,43 +697,3 @@ def _locate(
     else:
         what = f"expected {_EXPECTED_WHAT[col]}, found {value!r}"
     return SourceFormatError(label, what, row=int(line), column=col)
-
-
-@contextmanager
-def _query_progress(
-    con: duckdb.DuckDBPyConnection, desc: str, progress: ProgressFn
-) -> Iterator[None]:
-    """Report DuckDB's own percentage of the running statement from a helper thread."""
-    if progress is no_progress:
-        yield
-        return
-    before = con.execute(
-        "SELECT current_setting('enable_progress_bar'), "
-        "current_setting('enable_progress_bar_print')"
-    ).fetchall()[0]
-    con.execute("SET enable_progress_bar_print = false").fetchall()
-    con.execute("SET enable_progress_bar = true").fetchall()
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.wait(0.25):
-            try:
-                pct = con.query_progress()
-            except duckdb.Error:
-                return
-            if pct >= 0:
-                progress(desc, pct, 100.0)
-
-    thread = threading.Thread(target=poll, name="baci-progress", daemon=True)
-    thread.start()
-    try:
-        yield
-        progress(desc, 100.0, 100.0)
-    finally:
-        stop.set()
-        thread.join()
-        # A failed INSERT aborts the transaction and refuses the SETs; the
-        # settings then stay on (printing off), which changes no result.
-        with suppress(duckdb.Error):
-            con.execute(f"SET enable_progress_bar = {bool(before[0])}").fetchall()
-            con.execute(f"SET enable_progress_bar_print = {bool(before[1])}").fetchall()

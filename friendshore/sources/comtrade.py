@@ -75,14 +75,14 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from friendshore.errors import SourceFormatError, UnknownNameError
 from friendshore.progress import ProgressFn, no_progress
 from friendshore.reference import countries
 from friendshore.sources.csvfile import check_last_row, expand_paths, problem_row
-from friendshore.store import LoadResult, Store, country_ids, sha256_file
+from friendshore.store import LoadResult, Store, sha256_file
+from friendshore.store.writes import Writer
 
 SOURCE = "comtrade"
 PREFER_CHOICES = ("imports", "exports")
@@ -224,12 +224,12 @@ def load_comtrade(
         store_notes: list[str] = []
 
         def insert(
-            con: duckdb.DuckDBPyConnection,
+            w: Writer,
             load_id: int,
             frame: pl.DataFrame = frame,
             store_notes: list[str] = store_notes,
         ) -> tuple[int, tuple[int, ...]]:
-            return _insert(con, load_id, frame, preferred, store_notes)
+            return _insert(w, frame, preferred, store_notes)
 
         result = store.record_load(
             source=SOURCE,
@@ -819,64 +819,13 @@ def _fit_to_world_totals(
 
 
 def _insert(
-    con: duckdb.DuckDBPyConnection,
-    load_id: int,
-    frame: pl.DataFrame,
-    preferred: str,
-    notes: list[str],
+    w: Writer, frame: pl.DataFrame, preferred: str, notes: list[str]
 ) -> tuple[int, tuple[int, ...]]:
     """Write the rows, applying the mirror rule against stored Comtrade rows."""
     years = tuple(sorted(set(frame["year"].to_list())))
     if frame.height == 0:
         return 0, years
-    params = {"pref": preferred}
-    # Same flow, same source: rank 0 = preferred basis, 1 = the mirror side.
-    match = """t.source = 'comtrade' AND t.year = n.year AND t.hs = n.hs
-               AND t.importer_id = n.importer_id AND t.exporter_id = n.exporter_id"""
-    rank_t = "CASE WHEN t.basis = $pref THEN 0 ELSE 1 END"
-    rank_n = "CASE WHEN n.basis = $pref THEN 0 ELSE 1 END"
-    con.complete()  # DuckDB 2 refuses register() while a result is open
-    codes = pl.concat([frame["exporter"], frame["importer"]]).unique().sort()
-    country_ids(con, codes.to_list())  # new area codes get ids first
-    con.register("_comtrade_rows", frame.to_arrow())
-    try:
-        # The rows with the store's coded keys (see friendshore.store).
-        con.execute(
-            """CREATE OR REPLACE TEMP VIEW _comtrade_new AS
-               SELECT r.*, hs_code(r.hs6) AS hs, i.id AS importer_id,
-                      e.id AS exporter_id
-               FROM _comtrade_rows AS r
-               JOIN country_ids AS i ON i.iso3 = r.importer
-               JOIN country_ids AS e ON e.iso3 = r.exporter"""
-        ).fetchall()
-        (superseded,) = con.execute(
-            f"""SELECT count(*) FROM flows t JOIN _comtrade_new n ON {match}
-                WHERE {rank_t} > {rank_n}""",
-            params,
-        ).fetchall()[0]
-        con.execute(
-            f"""DELETE FROM flows t USING _comtrade_new n
-                WHERE {match} AND {rank_t} > {rank_n}""",
-            params,
-        ).fetchall()
-        keep = f"""NOT EXISTS (SELECT 1 FROM flows t
-                                WHERE {match} AND {rank_t} <= {rank_n})"""
-        (inserted,) = con.execute(
-            f"SELECT count(*) FROM _comtrade_new n WHERE {keep}", params
-        ).fetchall()[0]
-        con.execute(
-            f"""INSERT INTO flows (year, hs, importer_id, exporter_id, hs_revision,
-                    value_usd, quantity_t, source, basis, load_id)
-                SELECT n.year, n.hs, n.importer_id, n.exporter_id, n.hs_revision,
-                       n.value_usd, n.quantity_t, 'comtrade', n.basis, $load_id
-                FROM _comtrade_new n WHERE {keep}
-                ORDER BY n.year, n.hs, n.importer_id, n.exporter_id""",
-            {**params, "load_id": load_id},
-        ).fetchall()
-        # On an error the load's rollback drops the view with everything else.
-        con.execute("DROP VIEW _comtrade_new").fetchall()
-    finally:
-        con.unregister("_comtrade_rows")
+    inserted, superseded = w.comtrade_rows(frame, preferred)
     skipped = frame.height - int(inserted)
     if skipped:
         notes.append(f"{skipped} flows already stored (same or preferred side)")

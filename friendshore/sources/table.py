@@ -41,14 +41,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from friendshore.errors import ParameterError, SourceFormatError
 from friendshore.progress import ProgressFn, no_progress
 from friendshore.reference import countries
 from friendshore.sources.csvfile import check_last_row, expand_paths, problem_row
-from friendshore.store import LoadResult, Store, insert_flows, sha256_file
+from friendshore.store import LoadResult, Store, sha256_file
+from friendshore.store.writes import Writer
 
 SOURCE = "table"
 TARGETS = ("trade_flows", "production")
@@ -441,18 +441,6 @@ def _check_options(
     return hs
 
 
-_ORDER = {
-    "trade_flows": (
-        "year, exporter, importer, hs6, hs_revision, value_usd, quantity_t, "
-        "$source AS source, 'table' AS basis, $id AS load_id"
-    ),
-    "production": (
-        "year, country, commodity, stage, quantity, unit, $source AS source, "
-        "edition, type, is_estimate, status, kind, $id AS load_id"
-    ),
-}
-
-
 def load_table(
     store: Store,
     paths: list[Path],
@@ -482,26 +470,19 @@ def load_table(
         )
 
         def insert(
-            con: duckdb.DuckDBPyConnection,
+            w: Writer,
             load_id: int,
             rows: pl.DataFrame = rows,
             label: str = label,
         ) -> tuple[int, tuple[int, ...]]:
-            con.register("_table_rows", rows.to_arrow())
-            try:
-                # target is one of TARGETS (checked above): a fixed identifier.
-                select = f"SELECT {_ORDER[target]} FROM _table_rows"
-                params = {"source": f"table:{label}", "id": load_id}
-                if target == "trade_flows":  # a view over the coded flows table
-                    con.execute(
-                        f"CREATE OR REPLACE TEMP TABLE _flows_in AS {select}", params
-                    ).fetchall()
-                    insert_flows(con)
-                    con.execute("DROP TABLE _flows_in").fetchall()
-                else:
-                    con.execute(f"INSERT INTO {target} {select}", params).fetchall()
-            finally:
-                con.unregister("_table_rows")
+            # target is one of TARGETS (checked above)
+            if target == "trade_flows":
+                w.flow_rows(
+                    rows.with_columns(pl.lit("table").alias("basis")),
+                    source=f"table:{label}",
+                )
+            else:
+                w.production_rows(rows, source=f"table:{label}")
             years = tuple(sorted(rows.get_column("year").unique().to_list()))
             return rows.height, years
 

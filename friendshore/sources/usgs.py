@@ -71,7 +71,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from friendshore.errors import SourceFormatError
@@ -79,6 +78,7 @@ from friendshore.progress import ProgressFn, no_progress
 from friendshore.reference import countries
 from friendshore.sources.csvfile import expand_paths
 from friendshore.store import LoadResult, Store, sha256_file
+from friendshore.store.writes import Writer
 
 SOURCE = "usgs"
 
@@ -256,7 +256,7 @@ _SCHEMA = pa.schema(
 Row = tuple[
     int, str, str, str, float | None, str, str, str | None, bool, str | None, str
 ]
-InsertFn = Callable[[duckdb.DuckDBPyConnection, int], tuple[int, tuple[int, ...]]]
+InsertFn = Callable[[Writer, int], tuple[int, tuple[int, ...]]]
 
 
 @dataclass(frozen=True)
@@ -577,9 +577,7 @@ def _edition(cell: str, fallback: str | None, file: str, line: int, column: str)
 
 
 def _inserter(parsed: ParsedFile) -> InsertFn:
-    def insert(
-        con: duckdb.DuckDBPyConnection, load_id: int
-    ) -> tuple[int, tuple[int, ...]]:
+    def insert(w: Writer, load_id: int) -> tuple[int, tuple[int, ...]]:
         columns = list(zip(*parsed.rows, strict=True)) or [[] for _ in _COLUMNS]
         table = pa.table(
             {
@@ -588,19 +586,7 @@ def _inserter(parsed: ParsedFile) -> InsertFn:
             },
             schema=_SCHEMA,
         )
-        con.register("_usgs_rows", table)
-        try:
-            con.execute(
-                """INSERT INTO production
-                    (year, country, commodity, stage, quantity, unit, source, edition,
-                     type, is_estimate, status, kind, load_id)
-                    SELECT year, country, commodity, stage, quantity, unit,
-                           $source, edition, type, is_estimate, status, kind, $id
-                    FROM _usgs_rows""",
-                {"id": load_id, "source": SOURCE},
-            ).fetchall()
-        finally:
-            con.unregister("_usgs_rows")
+        w.production_rows(table, source=SOURCE)
         return len(parsed.rows), parsed.years
 
     return insert

@@ -1,7 +1,8 @@
 """The DuckDB store: one file, the canonical tables, and load bookkeeping.
 
-Only this module (and tests/benchmarks) talks to ``duckdb`` directly. Everything
-else asks a :class:`Store` for Arrow or Polars results of SQL it names.
+Only this package (and tests/benchmarks) talks to ``duckdb``. Everything else asks
+a :class:`Store` for Arrow or Polars results of SQL it names; loaders hand their
+parsed frames to a :class:`~friendshore.store.writes.Writer`, which writes them.
 
 The public face is the DESIGN.md data model: ``trade_flows``, ``production``,
 ``loads`` (plus ``countries``). Rows carry the ``load_id`` that brought them, so a
@@ -16,8 +17,8 @@ orders fully by year, hs, importer, exporter; the BACI loader by product only,
 which is cheaper and aggregates as fast). Hashing small integers and reading each
 product's importers and suppliers side by side is what makes the one-pass
 aggregations of the exposure and scenario engines about twice as fast as over
-ISO3/HS6 text in file order. Write through
-:func:`insert_flows` (or a loader's own coded insert); read ``trade_flows``.
+ISO3/HS6 text in file order. Write through :class:`Writer` (its
+:func:`insert_flows` or the BACI reader's coded insert); read ``trade_flows``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ import pyarrow as pa
 
 from friendshore.errors import StoreBusyError, StoreError, StoreMissingError
 from friendshore.reference import countries
+from friendshore.store.layout import FLOW_COLUMNS, HS_BASE
+from friendshore.store.writes import (
+    NEW_COUNTRY_IDS,
+    Writer,
+    insert_flows,
+)
 
 if TYPE_CHECKING:
     from friendshore.reference.registry import Registry
@@ -49,23 +56,6 @@ ENV_DB = "FRIENDSHORE_DB"
 
 # Tables whose rows belong to a load (``load_id``): replaced when their file changes.
 LOADED_TABLES = ("flows", "production")
-
-# The coded HS key: digits × HS_BASE + the code as a number (no leading-zero loss).
-HS_BASE = 1_000_000
-
-# trade_flows' columns, in order (the view's and every writer's).
-FLOW_COLUMNS = (
-    "year",
-    "exporter",
-    "importer",
-    "hs6",
-    "hs_revision",
-    "value_usd",
-    "quantity_t",
-    "source",
-    "basis",
-    "load_id",
-)
 
 # The store's SQL macros, name -> (argument, body): the one definition that the
 # DuckDB DDL creates and the Spark translation (friendshore.export.spark) inlines.
@@ -317,7 +307,7 @@ class Store:
                 "CREATE OR REPLACE TEMP VIEW _new_codes AS "
                 "SELECT iso3 AS code FROM _countries_src"
             )
-            self.con.execute(_NEW_COUNTRY_IDS)
+            self.con.execute(NEW_COUNTRY_IDS)
             self.con.execute("DROP VIEW _new_codes")
             self.con.execute("COMMIT")
         finally:
@@ -463,13 +453,14 @@ class Store:
         sha256: str,
         dataset_key: str,
         target: str,
-        insert: Callable[[duckdb.DuckDBPyConnection, int], tuple[int, tuple[int, ...]]],
+        insert: Callable[[Writer, int], tuple[int, tuple[int, ...]]],
         options: str | None = None,
     ) -> LoadResult:
         """Load one file as one transaction and record it in ``loads``.
 
-        ``insert(con, load_id)`` writes the rows (tagged with ``load_id``) into
-        ``target`` and returns ``(rows, years)``. Identical content already loaded
+        ``insert(writer, load_id)`` writes the rows through the
+        :class:`~friendshore.store.writes.Writer` (which tags them with ``load_id``)
+        into ``target`` and returns ``(rows, years)``. Identical content already loaded
         for this source is a no-op (status ``unchanged``). Rows of earlier loads with
         the same ``dataset_key`` are deleted first (status ``replaced``). The same bytes
         loaded with different ``options`` (a column mapping, say) count as a change. Any error
@@ -513,7 +504,7 @@ class Store:
             (load_id,) = con.execute(
                 "SELECT nextval('load_id_seq')::INTEGER"
             ).fetchall()[0]
-            rows, years = insert(con, load_id)
+            rows, years = insert(Writer(con, load_id), load_id)
             con.execute(
                 """INSERT INTO loads VALUES ($id, $source, $file, $path, $sha, $key,
                    $target, $rows, $years, $at, $version, $options)""",
@@ -582,63 +573,6 @@ class Store:
             "production": prod,
             "loads": loads,
         }
-
-
-# New codes get the next free ids (dense, in code order); existing ids never change.
-_NEW_COUNTRY_IDS = """
-INSERT INTO country_ids
-SELECT CAST((SELECT coalesce(max(id), 0) FROM country_ids)
-            + row_number() OVER (ORDER BY code) AS SMALLINT), code
-FROM (SELECT DISTINCT code FROM _new_codes) AS n
-WHERE code NOT IN (SELECT iso3 FROM country_ids)
-"""
-
-
-def country_ids(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, int]:
-    """The ``country_ids`` id of each code, adding codes not seen before.
-
-    Run inside the load's transaction, so a failed load leaves no new ids behind.
-    """
-    con.register("_new_codes", pa.table({"code": pa.array(codes, pa.string())}))
-    try:
-        con.execute(_NEW_COUNTRY_IDS).fetchall()
-        rows = con.execute(
-            """SELECT c.iso3, c.id FROM country_ids AS c
-               SEMI JOIN _new_codes AS n ON n.code = c.iso3"""
-        ).fetchall()
-    finally:
-        con.unregister("_new_codes")
-    return {iso3: int(i) for iso3, i in rows}
-
-
-def insert_flows(con: duckdb.DuckDBPyConnection) -> int:
-    """Write the ``trade_flows``-shaped rows of ``_flows_in`` into ``flows``.
-
-    ``_flows_in`` is a table, view or registered frame with :data:`FLOW_COLUMNS`:
-    ISO3/X-code countries and HS text of 2, 4 or 6 digits. New country codes get
-    ids; the rows are written ordered by (year, hs, importer, exporter). Returns the
-    number of rows written.
-    """
-    con.execute(
-        """CREATE OR REPLACE TEMP VIEW _new_codes AS
-           SELECT exporter AS code FROM _flows_in
-           UNION SELECT importer FROM _flows_in"""
-    ).fetchall()
-    try:
-        con.execute(_NEW_COUNTRY_IDS).fetchall()
-    finally:
-        con.execute("DROP VIEW _new_codes").fetchall()
-    (rows,) = con.execute(
-        """INSERT INTO flows
-           SELECT n.year, hs_code(n.hs6) AS hs, i.id AS importer_id,
-                  e.id AS exporter_id, n.hs_revision, n.value_usd,
-                  n.quantity_t, n.source, n.basis, n.load_id
-           FROM _flows_in AS n
-           JOIN country_ids AS e ON e.iso3 = n.exporter
-           JOIN country_ids AS i ON i.iso3 = n.importer
-           ORDER BY n.year, hs, importer_id, exporter_id"""
-    ).fetchall()[0]
-    return int(rows)
 
 
 def insert_flow_rows(

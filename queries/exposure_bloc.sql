@@ -1,4 +1,5 @@
 -- name: exposure_bloc
+-- public: no
 -- description: The sums of exposure_product for a bloc: its members' imports (as of
 --   each year) summed per supplier first, so a supplier selling to several members
 --   counts once; flows from members excluded unless include_intra. Residual areas

@@ -1,4 +1,5 @@
 -- name: exposure_exports
+-- public: no
 -- description: Exports per (year, exporter, product), for the GeoDep imports/exports
 --   ratio: one exporter's (exporter), or every exporter's (NULL). With a bloc: its
 --   members' exports (as of each year) summed, exports to members excluded unless

@@ -1,4 +1,5 @@
 -- name: exposure_product
+-- public: no
 -- description: Supplier concentration of every (year, importer, product) in ONE pass:
 --   the sums the exposure metrics are ratios of (Σv, Σv², supplier count, largest
 --   supplier, value per registry tier). HHI = Σv² / (Σv)² needs no second pass.

@@ -1,4 +1,5 @@
 -- name: exposure_suppliers
+-- public: no
 -- description: Import value per (year, importer, product, supplier) for a list of
 --   products: the supplier shares the look-through exposure weights by. Reads the
 --   coded flows table (see friendshore.store).

@@ -1,4 +1,5 @@
 -- name: production_concentration
+-- public: yes
 -- description: Production concentration per USGS edition, commodity, stage and
 --   year. Shares are over the listed countries' sum, "Other countries" (XOT)
 --   included; XOT is a residual (DESIGN.md): it counts in that total and nowhere

@@ -1,4 +1,5 @@
 -- name: simulate_flows
+-- public: no
 -- description: Every bilateral flow of the selected products in the selected loads of one
 --   year: the world markets the scenario engine clears (issue 15). One row per product,
 --   exporter and importer (loads summed), with the value and tonnes of the rows that

@@ -1,4 +1,5 @@
 -- name: world_concentration
+-- public: no
 -- description: World supply concentration per (year, product): every exporter's
 --   share of world exports (all destinations summed), HHI, the leading exporter and
 --   the concern group's share. Residual and unspecified areas (tier 9: XRW, X +

@@ -34,6 +34,7 @@ SAMPLE_VALUE = {"SMALLINT": "2022", "INTEGER": "2022", "VARCHAR": "x", "DOUBLE":
 
 HEADER = """\
 -- name: {name}
+-- public: yes
 -- description: Quantities of one commodity and year, by country.
 -- inputs: production
 -- params: {params}
@@ -93,23 +94,40 @@ def usgs_store(store: Store) -> Store:
 # -- the bundled catalogue -------------------------------------------------------
 
 
-def test_production_china_share_header_is_parsed_field_by_field() -> None:
-    q = queries.catalogue().get("production_china_share")
-    assert q.path.name == "production_china_share.sql"
+def test_production_concentration_header_is_parsed_field_by_field() -> None:
+    q = queries.catalogue().get("production_concentration")
+    assert q.public
+    assert q.path.name == "production_concentration.sql"
     assert q.inputs == ("production",)
     assert q.params == ()
-    assert q.grain == ("edition", "commodity", "stage")
+    assert q.grain == ("edition", "commodity", "stage", "year", "series")
     assert q.returns[:4] == (
         Column("edition", "VARCHAR"),
         Column("commodity", "VARCHAR"),
         Column("stage", "VARCHAR"),
         Column("year", "SMALLINT"),
     )
-    assert [c.name for c in q.returns][-2:] == ["world_total", "gap_pct"]
-    assert len(q.returns) == 10
-    assert q.description.startswith("China's share of production per USGS edition")
-    assert q.description.endswith("with the gap between the two.")  # continuation
-    assert q.sql.startswith("WITH latest AS (")
+    assert [c.name for c in q.returns][-2:] == ["n_withheld", "world_total"]
+    assert len(q.returns) == 14
+    assert q.description.startswith("Production concentration per USGS edition")
+    assert q.description.endswith('"World (total)" and "(rounded)".')  # continuation
+    assert q.sql.startswith("WITH totals_per_stage AS (")
+
+
+def test_query_list_shows_only_the_public_queries() -> None:
+    """Engine queries (coded keys, temp tables) are in the catalogue, not listed."""
+    cat = queries.catalogue()
+    assert cat.public().names() == ["production_concentration"]
+    assert not cat.get("exposure_product").public
+    with pytest.raises(UnknownNameError):
+        cat.public().get("exposure_product")
+
+
+def test_public_must_say_yes_or_no(tmp_path: Path) -> None:
+    path = write_query(tmp_path, "production_by_year")
+    path.write_text(path.read_text().replace("public: yes", "public: maybe"))
+    with pytest.raises(QueryDefinitionError, match=r"production_by_year.sql:2: public"):
+        parse_query(path)
 
 
 def test_every_bundled_file_is_in_the_catalogue_under_its_stem() -> None:
@@ -120,7 +138,7 @@ def test_every_bundled_file_is_in_the_catalogue_under_its_stem() -> None:
 def _store_queries() -> list[str]:
     return [
         q.name
-        for q in queries.catalogue().queries.values()
+        for q in queries.catalogue().public().queries.values()
         if set(q.inputs) <= STORE_TABLES
         and all(
             p.type.upper() in SAMPLE_VALUE or p.type.endswith("[]") for p in q.params
@@ -138,16 +156,15 @@ def test_bundled_query_returns_its_declared_columns_and_types(name: str) -> None
     assert dict(df.schema) == declared
 
 
-def test_production_china_share_on_the_real_mcs2024_file(usgs_store: Store) -> None:
+def test_production_concentration_on_the_real_mcs2024_file(usgs_store: Store) -> None:
     # Hand figures (issue 4): 240,000 t of the listed 353,320 t; world total 350,000 t.
-    df = run_query(usgs_store, "production_china_share").filter(
-        commodity="rare earths", stage="mine"
+    df = run_query(usgs_store, "production_concentration").filter(
+        commodity="rare earths", stage="mine", year=2023
     )
     row = df.row(0, named=True)
-    assert (row["edition"], row["year"], row["unit"]) == ("MCS2024", 2023, "t")
+    assert (row["edition"], row["unit"], row["top_country"]) == ("MCS2024", "t", "CHN")
     assert row["china"] == 240_000
     assert row["listed_total"] == 353_320
-    assert row["china_share"] == pytest.approx(240_000 / 353_320)
     assert row["world_total"] == 350_000
 
 
@@ -167,8 +184,8 @@ def test_undeclared_parameter_is_reported_at_its_line(tmp_path: Path) -> None:
     path = write_query(tmp_path, "q", params="year SMALLINT")
     with pytest.raises(QueryDefinitionError) as err:
         parse_query(path)
-    # Header lines 1-6, the body's WHERE line is line 8.
-    assert str(err.value) == "q.sql:8: $commodity is not declared in the params header"
+    # Header lines 1-7, the body's WHERE line is line 9.
+    assert str(err.value) == "q.sql:9: $commodity is not declared in the params header"
 
 
 def test_declared_but_unused_parameter_is_reported(tmp_path: Path) -> None:
@@ -178,7 +195,7 @@ def test_declared_but_unused_parameter_is_reported(tmp_path: Path) -> None:
     with pytest.raises(QueryDefinitionError) as err:
         parse_query(path)
     assert str(err.value) == (
-        "q.sql:4: parameter edition is declared but the SQL never uses $edition"
+        "q.sql:5: parameter edition is declared but the SQL never uses $edition"
     )
 
 
@@ -199,8 +216,8 @@ def test_missing_header_keys_are_listed_together(tmp_path: Path) -> None:
     with pytest.raises(QueryDefinitionError) as err:
         parse_query(path)
     assert str(err.value) == (
-        "q.sql:1: header lacks inputs, params, grain, returns (every query declares "
-        "name, description, inputs, params, grain, returns)"
+        "q.sql:1: header lacks public, inputs, params, grain, returns (every query "
+        "declares name, public, description, inputs, params, grain, returns)"
     )
 
 
@@ -211,13 +228,13 @@ def test_malformed_header_line_and_unknown_type(tmp_path: Path) -> None:
         + "SELECT $year\n"
     )
     with pytest.raises(
-        QueryDefinitionError, match=r"^q\.sql:5: expected '-- key: value'"
+        QueryDefinitionError, match=r"^q\.sql:6: expected '-- key: value'"
     ):
         parse_query(path)
     path2 = write_query(tmp_path, "q2", "SELECT $t\n", params="t STRUCT")
     with pytest.raises(
         QueryDefinitionError,
-        match=r"^q2\.sql:4: parameter t has unsupported type STRUCT",
+        match=r"^q2\.sql:5: parameter t has unsupported type STRUCT",
     ):
         parse_query(path2)
 
@@ -367,10 +384,11 @@ def cli_qdir(qdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_cli_list_shows_every_header(cli) -> None:  # type: ignore[no-untyped-def]
     r = cli("query", "list")
     assert r.exit_code == 0
-    assert "production_china_share\n  China's share of production per USGS" in r.stdout
+    assert "production_concentration\n  Production concentration per USGS" in r.stdout
     assert "  inputs:   production\n" in r.stdout
+    assert "exposure_product" not in r.stdout
     listed = json.loads(cli("query", "list", "--format", "json").stdout)
-    assert [q["name"] for q in listed] == queries.catalogue().names()
+    assert [q["name"] for q in listed] == ["production_concentration"]
 
 
 def test_cli_run_csv_with_params(cli, cli_qdir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -466,7 +484,7 @@ def test_cli_parquet_carries_provenance(cli, tmp_path: Path) -> None:  # type: i
     assert cli("load", "usgs", RAREE_2024).exit_code == 0
     out = tmp_path / "share.parquet"
     r = cli(
-        "query", "run", "production_china_share", "--format", "parquet", "--out", out
+        "query", "run", "production_concentration", "--format", "parquet", "--out", out
     )
     assert r.exit_code == 0, r.stderr
     f = pq.ParquetFile(out)
@@ -475,7 +493,7 @@ def test_cli_parquet_carries_provenance(cli, tmp_path: Path) -> None:  # type: i
     assert meta["friendshore.version"] == __version__
     assert meta["friendshore.command"] == "query run"
     assert json.loads(meta["friendshore.params"]) == {
-        "query": "production_china_share",
+        "query": "production_concentration",
         "params": {},
     }
     assert meta["friendshore.registry_version"] == load_registry().version
@@ -484,6 +502,6 @@ def test_cli_parquet_carries_provenance(cli, tmp_path: Path) -> None:  # type: i
     assert load["sha256"] == hashlib.sha256(RAREE_2024.read_bytes()).hexdigest()
     made = datetime.fromisoformat(meta["friendshore.created_at"])
     assert timedelta(0) <= datetime.now(UTC) - made < timedelta(minutes=5)
-    assert f.read().column("china_share").to_pylist() == [
-        pytest.approx(240_000 / 353_320)
-    ]
+    mine = f.read().to_pylist()
+    (row,) = [r for r in mine if (r["stage"], r["year"]) == ("mine", 2023)]
+    assert (row["china"], row["listed_total"]) == (240_000, 353_320)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from friendshore.errors import ParameterError
-from friendshore.store import catalogue as queries
 
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, emit
@@ -64,7 +63,7 @@ def report(
 
       friendshore report --importer USA --year 2022 --out report/
 
-      friendshore report --bloc eu --scenario data/scenarios/eu-magnets.toml --out eu/
+      friendshore report --importer USA --scenario data/scenarios/us-magnets.toml --out us/
 
       friendshore report --importer USA --coalitions --out report/
     """
@@ -112,12 +111,15 @@ def report(
 
 @query_app.command("list")
 def query_list(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
-    """List the named queries with their header: description, params, returns.
+    """List the public named queries with their header: description, params, returns.
+
+    An engine's internal queries (coded keys, temp tables) are not listed.
 
     Example: friendshore query list --format json
     """
+    from friendshore.store import catalogue as queries
 
-    frame = queries.catalogue().frame()
+    frame = queries.catalogue().public().frame()
     if fmt is Format.table and out is None:
         typer.echo(_cards(frame), nl=False)
         return
@@ -143,10 +145,14 @@ def query_show(
 ) -> None:
     """Print a named query's file: its header and SQL.
 
-    Example: friendshore query show production_china_share
+    Example: friendshore query show suppliers
     """
+    from friendshore.store import catalogue as queries
 
-    typer.echo(queries.catalogue().get(name).path.read_text(encoding="utf-8"), nl=False)
+    typer.echo(
+        queries.catalogue().public().get(name).path.read_text(encoding="utf-8"),
+        nl=False,
+    )
 
 
 def _parse_params(items: list[str]) -> dict[str, str]:
@@ -179,14 +185,16 @@ def query_run(
 
     Examples:
 
-      friendshore query run production_china_share --format csv
+      friendshore query run production_by_country -p commodity=gallium -p stage=refinery -p edition=MCS2025
 
       friendshore query run NAME --param year=2022 --param importer=USA
     """
+    from friendshore.store import catalogue as queries
     from friendshore import report as report_lib
 
     params = _parse_params(param or [])
-    queries.catalogue().get(name).bind(params)  # name and params first, then the store
+    # name and params first, then the store
+    queries.catalogue().public().get(name).bind(params)
     with state(ctx).open_store(read_only=True) as store:
         df = queries.run_query(store, name, params)
         meta = (

@@ -3,12 +3,19 @@
 Each file holds one query; its stem is the public name. A header of ``-- key:
 value`` comment lines (continuation lines indented further) declares::
 
-    -- name: production_china_share
+    -- name: production_concentration
+    -- public: yes                                   (or "no": an engine's own)
     -- description: what it answers (free text, may continue on indented lines)
     -- inputs: production
     -- params: year SMALLINT, commodity VARCHAR      (or "(none)")
     -- grain: edition, commodity, stage
-    -- returns: edition VARCHAR, commodity VARCHAR, china_share DOUBLE
+    -- returns: edition VARCHAR, commodity VARCHAR, listed_total DOUBLE
+
+A public query reads only the store's public tables and takes parameters a user can
+type: ``friendshore query list`` shows it and ``query run`` runs it. An internal one
+(``public: no``) is part of an engine: it reads the coded ``flows`` table and temp
+tables the engine creates, with list parameters the engine builds, so the CLI neither
+lists nor runs it.
 
 The catalogue validates every file when it is read (name == file stem, every
 ``$param`` in the SQL declared and every declared param used) and reports the
@@ -37,7 +44,16 @@ from friendshore.errors import (
 )
 from friendshore.store import Store
 
-HEADER_KEYS = ("name", "description", "inputs", "params", "grain", "returns")
+HEADER_KEYS = (
+    "name",
+    "public",
+    "description",
+    "inputs",
+    "params",
+    "grain",
+    "returns",
+)
+_PUBLIC = {"yes": True, "no": False}
 _NONE = "(none)"
 
 _KEY_LINE = re.compile(r"^--\s?(?P<key>[a-z_]+):\s*(?P<value>.*)$")
@@ -68,6 +84,7 @@ class Query:
     """One named query: its header, SQL text and file."""
 
     name: str
+    public: bool
     description: str
     inputs: tuple[str, ...]
     params: tuple[Column, ...]
@@ -229,6 +246,11 @@ def parse_query(path: Path) -> Query:
             f"{at('name')}: name {header['name']!r} differs from the file name "
             f"{path.stem!r}"
         )
+    public = _PUBLIC.get(header["public"].strip().lower())
+    if public is None:
+        raise QueryDefinitionError(
+            f"{at('public')}: public is {header['public']!r}; expected yes or no"
+        )
     params = _columns(header["params"], at("params"), "params")
     for p in params:
         base = p.type.upper().removesuffix("[]").split("(")[0]
@@ -253,6 +275,7 @@ def parse_query(path: Path) -> Query:
         )
     return Query(
         name=header["name"],
+        public=public,
         description=header["description"],
         inputs=_names(header["inputs"]),
         params=params,
@@ -294,6 +317,10 @@ class Catalogue:
             return self.queries[name]
         except KeyError:
             raise UnknownNameError("query", name, self.names()) from None
+
+    def public(self) -> Catalogue:
+        """The queries a user can run (``public: yes``): what the CLI lists and runs."""
+        return Catalogue({n: q for n, q in self.queries.items() if q.public})
 
     def frame(self) -> pl.DataFrame:
         """One row per query with its header, for ``friendshore query list``."""
@@ -348,16 +375,16 @@ def run_query(
         ``{"key": "value"}`` strings as given on the command line; converted to
         the types the header declares.
     queries
-        Catalogue to look the name up in (default: the bundled one).
+        Catalogue to look the name up in (default: the bundled public queries).
 
     Raises
     ------
     UnknownNameError
-        ``name`` is not in the catalogue.
+        ``name`` is not in the catalogue (an engine's internal query is not).
     ParameterError
         Missing, extra or ill-typed parameters, or an input table the store lacks.
     """
-    query = (queries or catalogue()).get(name)
+    query = (queries or catalogue().public()).get(name)
     bound = query.bind(params or {})
     present = {
         r[0].lower()

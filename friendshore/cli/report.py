@@ -189,8 +189,8 @@ def query_run(
 
       friendshore query run NAME --param year=2022 --param importer=USA
     """
-    from friendshore.store import catalogue as queries
     from friendshore import report as report_lib
+    from friendshore.store import catalogue as queries
 
     params = _parse_params(param or [])
     # name and params first, then the store

@@ -25,11 +25,10 @@ import polars as pl
 
 from friendshore.errors import ParameterError
 from friendshore.store import Store
+from friendshore.store.layout import KEY_BASE
 
 # Source preference when none is asked for: BACI reconciles both reporting sides.
 SOURCE_ORDER = ("baci", "comtrade")
-# year * KEY_BASE + load_id identifies one load's rows of one year.
-KEY_BASE = 1_000_000
 
 _LOAD_SCHEMA = {
     "year": pl.Int16,

@@ -1,4 +1,5 @@
 -- name: crma_production
+-- public: no
 -- description: USGS production per edition, commodity, stage, year and country with
 --   the unit, for the EU CRMA apparent-consumption benchmark (a bloc's members
 --   summed in Python). Withheld or unavailable figures have a NULL quantity.

@@ -1,9 +1,12 @@
 -- name: crma_trade
+-- public: no
 -- description: A bloc's extra-bloc trade per product and partner, in value and tonnes,
 --   for the EU CRMA Art. 5(1)(b) apparent-consumption benchmark: imports (partner =
 --   the exporter) and exports (partner = the importer) of the members as of each
 --   year, flows between members left out. n_missing_t counts rows without a
 --   quantity. Reads the coded flows table (see friendshore.store).
+--   Rows come through the store's one row filter, selected_flows (see
+--   friendshore.store.layout).
 -- inputs: flows, country_ids, _crma_members
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   hs VARCHAR[]
@@ -24,16 +27,12 @@ f AS (
         CASE WHEN mi.id IS NOT NULL THEN 'import' ELSE 'export' END AS direction,
         CASE WHEN mi.id IS NOT NULL THEN f.exporter_id ELSE f.importer_id END
             AS partner_id
-    FROM flows AS f
+    FROM selected_flows($all_loads, $keys, $year_min, $year_max, false, $hs) AS f
     LEFT JOIN members AS mi
         ON mi.year = f.year AND mi.id = f.importer_id
     LEFT JOIN members AS me
         ON me.year = f.year AND me.id = f.exporter_id
-    WHERE f.year BETWEEN $year_min AND $year_max
-        AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
-        AND f.value_usd > 0
-        AND f.hs IN (SELECT hs_code(unnest($hs)))
-        AND (mi.id IS NULL) <> (me.id IS NULL)  -- exactly one side a member
+    WHERE (mi.id IS NULL) <> (me.id IS NULL)  -- exactly one side a member
 )
 SELECT
     f.year,

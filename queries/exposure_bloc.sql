@@ -5,6 +5,8 @@
 --   counts once; flows from members excluded unless include_intra. Residual areas
 --   (tier_code 9) count in v only, as in exposure_product. Reads the coded flows
 --   table (see friendshore.store). Rows come ordered by year, hs6 (as text sorts).
+--   Rows come through the store's one row filter, selected_flows (see
+--   friendshore.store.layout).
 -- inputs: flows, country_ids, _exposure_tiers, _exposure_members
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   bloc VARCHAR, include_intra BOOLEAN, all_hs BOOLEAN, hs VARCHAR[]
@@ -23,17 +25,12 @@ by_supplier AS (
         f.hs,
         f.exporter_id,
         sum(f.value_usd) AS v
-    FROM flows AS f
+    FROM selected_flows($all_loads, $keys, $year_min, $year_max, $all_hs, $hs) AS f
     SEMI JOIN members AS m
         ON m.year = f.year AND m.id = f.importer_id
     LEFT JOIN members AS x
         ON x.year = f.year AND x.id = f.exporter_id
-    WHERE f.year BETWEEN $year_min AND $year_max
-        AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
-        AND f.value_usd > 0
-        AND ($include_intra OR x.id IS NULL)  -- intra-bloc flows
-        AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
+    WHERE ($include_intra OR x.id IS NULL)  -- intra-bloc flows
     GROUP BY f.year, f.hs, f.exporter_id
 )
 SELECT
@@ -54,4 +51,4 @@ JOIN country_ids AS c ON c.id = s.exporter_id
 LEFT JOIN _exposure_tiers AS t
     ON t.year = s.year AND t.iso3 = c.iso3
 GROUP BY s.year, s.hs
-ORDER BY s.year, (s.hs % 1000000) * CASE WHEN s.hs < 6000000 THEN 100 ELSE 1 END, s.hs
+ORDER BY s.year, hs_order(s.hs), s.hs

@@ -4,6 +4,8 @@
 --   ratio: one exporter's (exporter), or every exporter's (NULL). With a bloc: its
 --   members' exports (as of each year) summed, exports to members excluded unless
 --   include_intra. Reads the coded flows table (see friendshore.store).
+--   Rows come through the store's one row filter, selected_flows (see
+--   friendshore.store.layout).
 -- inputs: flows, country_ids, _exposure_members
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   exporter VARCHAR, bloc VARCHAR, include_intra BOOLEAN, all_hs BOOLEAN,
@@ -21,19 +23,14 @@ sums AS (
         CASE WHEN $bloc IS NULL THEN f.exporter_id END AS exporter_id,
         f.hs,
         sum(f.value_usd) AS exports_usd
-    FROM flows AS f
+    FROM selected_flows($all_loads, $keys, $year_min, $year_max, $all_hs, $hs) AS f
     LEFT JOIN members AS me
         ON me.year = f.year AND me.id = f.exporter_id
     LEFT JOIN members AS mi
         ON mi.year = f.year AND mi.id = f.importer_id
-    WHERE f.year BETWEEN $year_min AND $year_max
-        AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
-        AND f.value_usd > 0
-        AND ($exporter IS NULL
+    WHERE ($exporter IS NULL
              OR f.exporter_id = (SELECT id FROM country_ids WHERE iso3 = $exporter))
         AND ($bloc IS NULL OR (me.id IS NOT NULL AND ($include_intra OR mi.id IS NULL)))
-        AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
     GROUP BY ALL
 )
 SELECT

@@ -14,6 +14,8 @@
 --   They are never an importer row.
 --   Rows come ordered by year, importer, hs6 (as text sorts), sorted here on the
 --   coded product key: ~10x cheaper than sorting the named million-row result.
+--   Rows come through the store's one row filter, selected_flows (see
+--   friendshore.store.layout).
 -- inputs: flows, country_ids
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   importer VARCHAR, all_hs BOOLEAN, hs VARCHAR[], tier_codes TINYINT[],
@@ -39,15 +41,10 @@ WITH sums AS (
     FROM (
         SELECT *,
             $tier_codes[(year - $year_min) * $n_ids + exporter_id] AS t
-        FROM flows
+        FROM selected_flows($all_loads, $keys, $year_min, $year_max, $all_hs, $hs)
     ) AS f
-    WHERE f.year BETWEEN $year_min AND $year_max
-        AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))  -- the selected loads
-        AND f.value_usd > 0
-        AND ($importer IS NULL
+    WHERE ($importer IS NULL
              OR f.importer_id = (SELECT id FROM country_ids WHERE iso3 = $importer))
-        AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
     GROUP BY f.year, f.importer_id, f.hs
 )
 SELECT
@@ -64,4 +61,4 @@ WHERE $tier_codes[s.importer_id] <> 9  -- a residual area is no importer
 ORDER BY s.year, importer,
     -- hs6 in text order from the coded key: the code padded to six digits, then
     -- the shorter code first
-    (s.hs % 1000000) * CASE WHEN s.hs < 6000000 THEN 100 ELSE 1 END, s.hs
+    hs_order(s.hs), s.hs

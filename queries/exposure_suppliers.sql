@@ -3,6 +3,8 @@
 -- description: Import value per (year, importer, product, supplier) for a list of
 --   products: the supplier shares the look-through exposure weights by. Reads the
 --   coded flows table (see friendshore.store).
+--   Rows come through the store's one row filter, selected_flows (see
+--   friendshore.store.layout).
 -- inputs: flows, country_ids
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   hs VARCHAR[]
@@ -16,11 +18,7 @@ WITH sums AS (
         f.hs,
         f.exporter_id,
         sum(f.value_usd) AS value_usd
-    FROM flows AS f
-    WHERE f.year BETWEEN $year_min AND $year_max
-        AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
-        AND f.value_usd > 0
-        AND f.hs IN (SELECT hs_code(unnest($hs)))
+    FROM selected_flows($all_loads, $keys, $year_min, $year_max, false, $hs) AS f
     GROUP BY f.year, f.importer_id, f.hs, f.exporter_id
 )
 SELECT

@@ -5,6 +5,8 @@
 --   exporter and importer (loads summed), with the value and tonnes of the rows that
 --   report a quantity, so unit values never mix rows with and without one. Self-trade is
 --   not supply. Reads the coded flows table (see friendshore.store).
+--   Rows come through the store's one row filter, selected_flows (see
+--   friendshore.store.layout).
 -- inputs: flows, country_ids
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   all_hs BOOLEAN, hs VARCHAR[]
@@ -19,13 +21,8 @@ WITH sums AS (
         sum(f.value_usd) AS value_usd,
         sum(f.value_usd) FILTER (WHERE f.quantity_t > 0) AS value_q_usd,
         sum(f.quantity_t) FILTER (WHERE f.quantity_t > 0) AS quantity_t
-    FROM flows AS f
-    WHERE f.year BETWEEN $year_min AND $year_max
-        AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
-        AND f.value_usd > 0
-        AND f.exporter_id <> f.importer_id
-        AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
+    FROM selected_flows($all_loads, $keys, $year_min, $year_max, $all_hs, $hs) AS f
+    WHERE f.exporter_id <> f.importer_id
     GROUP BY f.hs, f.exporter_id, f.importer_id
 )
 SELECT

@@ -1,14 +1,16 @@
 -- name: trend_product
+-- public: no
 -- description: The sums of exposure_product (Σv, Σv², concern Σv) of two years
 --   side by side per (importer, product), in ONE pass over both years' flows: a
 --   product missing in a year has NULL sums there. Residual areas (tier 9) count in
 --   v only and are no importer rows. The same definitions as
 --   exposure_product (tests hold the two routes equal); what trend needs without
 --   computing two full exposure tables and joining a million rows of each. Rows come
---   ordered by importer, hs6 (as text sorts).
+--   ordered by importer, hs6 (as text sorts). Rows come through the store's one
+--   row filter, selected_flows (see friendshore.store.layout).
 -- inputs: flows, country_ids
 -- params: all_loads BOOLEAN, keys BIGINT[], year_from SMALLINT, year_to SMALLINT,
---   year_min SMALLINT, importer VARCHAR, all_hs BOOLEAN, hs VARCHAR[],
+--   year_min SMALLINT, year_max SMALLINT, importer VARCHAR, all_hs BOOLEAN, hs VARCHAR[],
 --   tier_codes TINYINT[], n_ids INTEGER
 -- grain: importer, hs6
 -- returns: importer VARCHAR, hs6 VARCHAR, v_from DOUBLE, v2_from DOUBLE,
@@ -30,15 +32,11 @@ WITH sums AS (
     FROM (
         SELECT *,
             $tier_codes[(year - $year_min) * $n_ids + exporter_id] AS t
-        FROM flows
+        FROM selected_flows($all_loads, $keys, $year_min, $year_max, $all_hs, $hs)
     ) AS f
     WHERE (f.year = $year_from OR f.year = $year_to)
-        AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))  -- the selected loads
-        AND f.value_usd > 0
         AND ($importer IS NULL
              OR f.importer_id = (SELECT id FROM country_ids WHERE iso3 = $importer))
-        AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
     GROUP BY f.importer_id, f.hs
 )
 SELECT
@@ -49,4 +47,4 @@ FROM sums AS s
 JOIN country_ids AS i ON i.id = s.importer_id
 WHERE $tier_codes[s.importer_id] <> 9  -- a residual area is no importer
 ORDER BY importer,
-    (s.hs % 1000000) * CASE WHEN s.hs < 6000000 THEN 100 ELSE 1 END, s.hs
+    hs_order(s.hs), s.hs

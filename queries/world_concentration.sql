@@ -8,6 +8,8 @@
 --   friendshore.store); the tier of exporter id e in year y is
 --   tier_codes[(y - year_min) * n_ids + e] (1 concern, 9 residual, as in
 --   exposure_product).
+--   Rows come through the store's one row filter, selected_flows (see
+--   friendshore.store.layout).
 -- inputs: flows, country_ids
 -- params: all_loads BOOLEAN, keys BIGINT[], year_min SMALLINT, year_max SMALLINT,
 --   all_hs BOOLEAN, hs VARCHAR[], tier_codes TINYINT[], n_ids INTEGER
@@ -21,13 +23,8 @@ WITH by_exporter AS (
         f.hs,
         f.exporter_id,
         sum(f.value_usd) AS v
-    FROM flows AS f
-    WHERE f.year BETWEEN $year_min AND $year_max
-        AND ($all_loads OR list_contains($keys, f.year::BIGINT * 1000000 + f.load_id))
-        AND f.value_usd > 0
-        AND CASE WHEN $all_hs THEN f.hs >= 6000000  -- six-digit codes only
-                 ELSE f.hs IN (SELECT hs_code(unnest($hs))) END
-    GROUP BY f.year, f.hs, f.exporter_id
+    FROM selected_flows($all_loads, $keys, $year_min, $year_max, $all_hs, $hs) AS f
+        GROUP BY f.year, f.hs, f.exporter_id
 ),
 by_product AS (
     SELECT

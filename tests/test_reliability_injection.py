@@ -33,6 +33,12 @@ SQL = re.compile(
 ALLOWED: dict[tuple[str, str], str] = {
     ("friendshore/store/__init__.py", "table"): "loop over the constant LOADED_TABLES",
     ("friendshore/store/writes.py", "cols"): "joined from PRODUCTION_COLUMNS",
+    (
+        "friendshore/store/__init__.py",
+        "', '.join(args)",
+    ): "TABLE_MACROS: constant names",
+    ("friendshore/store/layout.py", "KEY_BASE"): "module constant integer",
+    ("friendshore/store/layout.py", "6 * HS_BASE"): "module constant integer",
     ("friendshore/store/writes.py", "match"): "constant SQL fragment",
     ("friendshore/store/writes.py", "rank_t"): "constant SQL fragment",
     ("friendshore/store/writes.py", "rank_n"): "constant SQL fragment",

@@ -209,6 +209,7 @@ def product_trend(store: Store, *, start: int, end: int, **kwargs: Any) -> pl.Da
             "year_from": start,
             "year_to": end,
             "year_min": lo,
+            "year_max": hi,
             "importer": ctx.importer,
             "all_hs": params["all_hs"],
             "hs": params["hs"],

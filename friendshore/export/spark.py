@@ -40,6 +40,7 @@ import polars as pl
 from friendshore.errors import FriendshoreError, InputError
 from friendshore.export import parquet
 from friendshore.store import MACROS, Store
+from friendshore.store.layout import TABLE_MACROS
 
 # The coded flows the queries read, built from the export's public trade_flows
 # and countries exactly as friendshore.store.insert_flows codes them.
@@ -138,10 +139,50 @@ def _macro_bodies() -> dict[str, tuple[str, Any]]:
     }
 
 
+@cache
+def _table_macro_bodies() -> dict[str, tuple[tuple[str, ...], Any]]:
+    import sqlglot
+
+    return {
+        name: (args, sqlglot.parse_one(body, read="duckdb"))
+        for name, (args, body) in TABLE_MACROS.items()
+    }
+
+
+def _inline_table_macros(tree: Any) -> Any:
+    """``FROM selected_flows(…) AS f`` as ``FROM (its body, arguments put in) AS f``."""
+    from sqlglot import exp
+
+    macros = _table_macro_bodies()
+
+    def inline(node: exp.Expression) -> exp.Expression:
+        call = node.this if isinstance(node, exp.Table) else None
+        if not isinstance(call, exp.Anonymous) or call.name.lower() not in macros:
+            return node
+        names, body = macros[call.name.lower()]
+        values = dict(zip(names, call.expressions, strict=True))
+
+        def put(n: exp.Expression) -> exp.Expression:
+            if isinstance(n, exp.Column) and not n.table and n.name in values:
+                return values[n.name].copy()
+            return n
+
+        alias = node.args.get("alias")
+        return exp.Subquery(
+            this=body.copy().transform(put),
+            alias=alias.copy()
+            if alias
+            else exp.TableAlias(this=exp.to_identifier(call.name)),
+        )
+
+    return tree.transform(inline)
+
+
 def _inline_macros(tree: Any) -> Any:
     """Replace each call of a store macro by its body (innermost first)."""
     from sqlglot import exp
 
+    tree = _inline_table_macros(tree)
     macros = _macro_bodies()
 
     def inline(node: exp.Expression) -> exp.Expression:

@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from friendshore.errors import StoreBusyError, StoreError, StoreMissingError
 from friendshore.reference import countries
-from friendshore.store.layout import FLOW_COLUMNS, HS_BASE
+from friendshore.store.layout import FLOW_COLUMNS, HS_BASE, TABLE_MACROS
 from friendshore.store.writes import (
     NEW_COUNTRY_IDS,
     Writer,
@@ -65,6 +65,12 @@ MACROS = {
     "hs_text": (
         "c",
         f"lpad(CAST(c % {HS_BASE} AS VARCHAR), CAST(c // {HS_BASE} AS INTEGER), '0')",
+    ),
+    # Sort key of a coded product in HS text order: an HS4 code (8505) sorts as
+    # 850500, just before its six-digit codes; ties broken by the code itself.
+    "hs_order": (
+        "c",
+        f"(c % {HS_BASE}) * CASE WHEN c < {6 * HS_BASE} THEN 100 ELSE 1 END",
     ),
 }
 
@@ -204,6 +210,7 @@ class Store:
         self.con = self._connect(config)
         if not read_only:
             self._ensure_schema()
+            self._define_table_macros()
             return
         self._check_version()
         if (self._version() or SCHEMA_VERSION) < SCHEMA_VERSION:
@@ -218,11 +225,12 @@ class Store:
                 self.close()
             self.read_only = True
             self.con = self._connect(config)
+        self._define_table_macros()
 
     def _connect(self, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
         in_memory = str(self.path) == ":memory:"
         try:
-            return duckdb.connect(
+            con = duckdb.connect(
                 ":memory:" if in_memory else str(self.path),
                 read_only=self.read_only,
                 config=config,
@@ -231,6 +239,19 @@ class Store:
             raise _open_error(self.path, exc, read_only=self.read_only) from None
         except duckdb.Error as exc:
             raise StoreError(f"Cannot open store {self.path}: {exc}") from None
+        return con
+
+    def _define_table_macros(self) -> None:
+        """The row filter is code, not data: defined on every connection (read-only
+        ones too) from the package's constants, so a store never holds a stale one."""
+        for name, (args, sql) in TABLE_MACROS.items():
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP MACRO {name}({', '.join(args)}) AS TABLE {sql}"
+            )
+        # The scalar ones too, so a store written before a macro existed (opened
+        # read-only, without its DDL re-run) still answers every query.
+        for name, (arg, body) in MACROS.items():
+            self.con.execute(f"CREATE OR REPLACE TEMP MACRO {name}({arg}) AS {body}")
 
     # -- lifecycle --------------------------------------------------------------
     def close(self) -> None:

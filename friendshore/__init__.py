@@ -9,9 +9,26 @@ from typing import TYPE_CHECKING, Any
 from friendshore.errors import FriendshoreError, InputError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from friendshore.api import Friendshore
     from friendshore.store import LoadResult, Store
 
-__all__ = ["FriendshoreError", "InputError", "LoadResult", "Store", "__version__"]
+__all__ = [
+    "FriendshoreError",
+    "InputError",
+    "LoadResult",
+    "Store",
+    "__version__",
+    "open",
+]
+
+
+def open(path: str | Path | None = None, *, read_only: bool = True) -> Friendshore:
+    """Open a store for analysis: methods return Polars frames (see friendshore.api)."""
+    from friendshore import api
+
+    return api.open(path, read_only=read_only)
 
 
 @cache

@@ -13,7 +13,8 @@ import polars as pl
 
 from friendshore import sources
 from friendshore._assets import data_path
-from friendshore.engines.exposure import industry_exposure, production_concentration
+from friendshore.engines.concentration import production_concentration
+from friendshore.engines.exposure import industry_exposure
 from friendshore.progress import ProgressFn, no_progress
 from friendshore.reference.registry import load_registry
 from friendshore.store import Store

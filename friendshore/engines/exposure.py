@@ -780,21 +780,3 @@ def normalise_importer(importer: str | None) -> str | None:
         f"importer {importer!r}: unknown country, expected an ISO 3166 alpha-3 code "
         f"such as USA.{hint}"
     )
-
-
-# Public functions that live in sibling modules, reachable from here too
-# (imported lazily: those modules import this one).
-_ELSEWHERE = {
-    "world_concentration": "friendshore.engines.concentration",
-    "production_concentration": "friendshore.engines.concentration",
-    "dependency_flags": "friendshore.engines.flags",
-    "trend": "friendshore.engines.trend",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _ELSEWHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

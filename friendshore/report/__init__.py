@@ -786,7 +786,7 @@ def build_report(
     """
     if importer and bloc:
         raise ParameterError("give --importer or --bloc, not both")
-    from friendshore.engines import concentration, exposure, flags
+    from friendshore.engines import concentration, exposure, flags, trend
     from friendshore.reference.industries import load_industries
     from friendshore.reference.registry import load_registry
 
@@ -838,7 +838,7 @@ def build_report(
         "flags": flags.dependency_flags(store, year=year, hs=basket, **who),
     }
     if years[0] < year:
-        tables["trend_products"] = exposure.trend(
+        tables["trend_products"] = trend.trend(
             store, start=years[0], end=year, level="product", hs=basket, **who
         )
     paths = [Path(p) for p in scenarios]

@@ -50,15 +50,17 @@ test-tools:
 	$$SUDO apt-get update -qq && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null
 
-## make test: lint and run the whole suite (installs the dev extras and, if missing, chromium and tmux)
+## make test: lint, type-check and run the whole suite (installs the dev extras and, if missing, chromium and tmux)
 test: dev test-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## make bench: full-size benchmarks (10 million flows) → benchmarks/results/latest.json
 BENCH_ARGS ?=

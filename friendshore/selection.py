@@ -99,7 +99,7 @@ def trade_loads(store: Store) -> pl.DataFrame:
     """
     own = getattr(store, "trade_loads", None)
     if callable(own):
-        return own().cast(_LOAD_SCHEMA)  # type: ignore[no-any-return]
+        return own().cast(_LOAD_SCHEMA)
     loads = store.fetchall(
         """SELECT load_id, source, file_name, years, dataset_key FROM loads
            WHERE target = 'trade_flows' ORDER BY load_id"""

@@ -90,7 +90,7 @@ def _version(value: bool) -> None:
 class _Group(typer.core.TyperGroup):
     """Root group that turns friendshore errors into one line and an exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # click.Context (typer vendors click)
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):

@@ -217,7 +217,15 @@ def _emit(
 
 
 # The selection parameters an empty-result note names, in this order.
-_ASKED = ("importer", "bloc", "industry", "hs", "commodity", "stage", "edition")
+_ASKED: tuple[str, ...] = (
+    "importer",
+    "bloc",
+    "industry",
+    "hs",
+    "commodity",
+    "stage",
+    "edition",
+)
 _ASKED += ("year", "years", "from", "to", "source")
 
 

@@ -35,6 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import polars
 import polars as pl
 
 from friendshore.errors import FriendshoreError, InputError
@@ -119,7 +120,7 @@ def _literal(value: Any, duck_type: str | None) -> Any:
     from sqlglot import exp
 
     if value is None:
-        lit: exp.Expression = exp.Null()
+        lit: Any = exp.Null()
     elif isinstance(value, list | tuple):
         lit = exp.Array(expressions=[exp.convert(v) for v in value])
     else:
@@ -386,13 +387,13 @@ class SparkStore:
         """Drop a view made by :meth:`temp_table`."""
         self.spark.catalog.dropTempView(name)
 
-    def country_positions(self) -> pl.DataFrame:
+    def country_positions(self) -> polars.DataFrame:
         """As :meth:`Store.country_positions` (the same code), read once."""
         if self._positions is None:
             self._positions = Store.country_positions(self)  # type: ignore[arg-type]
         return self._positions
 
-    def trade_loads(self) -> pl.DataFrame:
+    def trade_loads(self) -> polars.DataFrame:
         """Which load answers for which year, as the store said at export time."""
         rows = self.manifest.get("trade_loads") or []
         return pl.DataFrame(
@@ -407,7 +408,7 @@ class SparkStore:
             },
         )
 
-    def loads(self) -> pl.DataFrame:
+    def loads(self) -> polars.DataFrame:
         """The store's ``loads`` table at export time (file, sha256, rows, …)."""
         return pl.DataFrame(self.manifest.get("loads") or [])
 

@@ -329,7 +329,7 @@ class IndustryMap:
             if judged is not None:
                 scope = judged[0]
                 notes.append(judged[1])
-            row = {
+            row: dict[str, str | None] = {
                 "industry": ind,
                 "hs6": code,
                 "hs_revision": hs_revision,

@@ -533,10 +533,11 @@ def _vega_bundle() -> tuple[str, str]:
     version = f"v{major}_{minor}"
     if f"{major}.{minor}" not in vl_convert.get_vegalite_versions():
         raise ExportError(
-            f"vl-convert-python {vl_convert.__version__} cannot render Vega-Lite "
+            f"vl-convert-python {vl_convert.__version__} cannot render Vega-Lite "  # type: ignore[attr-defined]  # not in its stub
             f"{alt.SCHEMA_VERSION}; upgrade vl-convert-python"
         )
-    return version, vl_convert.javascript_bundle(vl_version=version)
+    # the stub marks snippet as required; the function defaults it (vl-convert 1.7)
+    return version, vl_convert.javascript_bundle(vl_version=version)  # type: ignore[call-arg]
 
 
 def _json_script(obj: Any, element_id: str) -> str:
@@ -847,7 +848,7 @@ def build_report(
         from friendshore.engines.scenarios.model import load_scenario
 
         runs = [load_scenario(p) for p in paths]
-        common = {"registry": registry, "industries": industries}
+        common: dict[str, Any] = {"registry": registry, "industries": industries}
         tables["scenario_products"] = simulate.simulate(store, runs, **common)
         tables["scenario_industries"] = simulate.simulate(
             store, runs, level="industry", **common

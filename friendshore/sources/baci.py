@@ -481,6 +481,7 @@ def read_country_codes(member: _Member | Path) -> dict[int, str]:
             "not a BACI country code file: missing column " + ", ".join(missing),
             row=1,
         )
+    assert iso_col is not None  # else missing named it above
     ci, ii = header.index("country_code"), header.index(iso_col)
     out: dict[int, str] = {}
     for line, row in enumerate(rows, start=2):

@@ -397,7 +397,7 @@ def _number(
     names: dict[str, str],
     file: str,
     *,
-    dtype: pl.DataType,
+    dtype: pl.DataType | type[pl.DataType],
     required: bool,
     what: str,
 ) -> pl.Series:

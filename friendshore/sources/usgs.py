@@ -70,6 +70,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -578,7 +579,8 @@ def _edition(cell: str, fallback: str | None, file: str, line: int, column: str)
 
 def _inserter(parsed: ParsedFile) -> InsertFn:
     def insert(w: Writer, load_id: int) -> tuple[int, tuple[int, ...]]:
-        columns = list(zip(*parsed.rows, strict=True)) or [[] for _ in _COLUMNS]
+        columns: list[Any] = list(zip(*parsed.rows, strict=True))
+        columns = columns or [[] for _ in _COLUMNS]
         table = pa.table(
             {
                 name: pa.array(col, type=_SCHEMA.field(name).type)

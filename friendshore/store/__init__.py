@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import polars
 import polars as pl
 import pyarrow as pa
 
@@ -375,20 +376,20 @@ class Store:
         else:
             rel.write_parquet(str(path), compression="zstd")
 
-    def register(self, name: str, data: pa.Table | pl.DataFrame) -> None:
+    def register(self, name: str, data: pa.Table | polars.DataFrame) -> None:
         """Expose an Arrow table or Polars frame to SQL under ``name`` (no copy)."""
         if isinstance(data, pl.DataFrame):
             data = data.to_arrow()
         self.con.register(name, data)
 
-    def country_positions(self) -> pl.DataFrame:
+    def country_positions(self) -> polars.DataFrame:
         """``id`` (Int16) 1..the largest id and its ``iso3`` (null if unused), by id.
 
         Row ``id`` is position ``id`` of the per-country lookup lists the coded-flows
         queries index by ``exporter_id`` (``list[exporter_id]``).
         """
         ids = self.pl("SELECT id, iso3 FROM country_ids")
-        n = int(ids["id"].max() or 0)
+        n = int(ids.select(pl.col("id").max().fill_null(0)).item())
         return (
             pl.DataFrame({"id": range(1, n + 1)}, schema={"id": pl.Int16})
             .join(ids.with_columns(pl.col("id").cast(pl.Int16)), on="id", how="left")
@@ -556,11 +557,11 @@ class Store:
             seconds=time.perf_counter() - started,
         )
 
-    def loads(self) -> pl.DataFrame:
+    def loads(self) -> polars.DataFrame:
         """The ``loads`` table, oldest first."""
         return self.pl("SELECT * FROM loads ORDER BY load_id")
 
-    def info(self) -> dict[str, pl.DataFrame]:
+    def info(self) -> dict[str, polars.DataFrame]:
         """Summary for ``friendshore info``: per-source/year counts and loaded files."""
         trade = self.pl(
             """SELECT source, year, hs_revision, count(*) AS rows,

@@ -161,7 +161,9 @@ def _convert(query: str, param: Column, text: str) -> Any:
 
 def _split_top(text: str) -> list[str]:
     """Split on commas outside parentheses (``DECIMAL(18, 2)`` stays whole)."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "," and depth == 0:
             parts.append("".join(cur).strip())

@@ -131,7 +131,3 @@ class ReferenceDataError(FriendshoreError):
 
 class ExportError(FriendshoreError):
     """A report or export cannot be written."""
-
-
-class FriendshoreWarning(UserWarning):
-    """A non-fatal data-quality issue worth the user's attention."""

@@ -4,7 +4,6 @@ its members from the concern best, and which country to add to one (issue 19).""
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,7 +12,7 @@ from friendshore.errors import ParameterError
 
 from . import defaults
 from .app import app, state
-from .render import Format, FormatOpt, OutOpt, emit
+from .render import Format, FormatOpt, OutOpt, RegistryOpt, emit
 
 if TYPE_CHECKING:  # the solver, Polars and DuckDB load when a command runs
     import polars as pl
@@ -106,10 +105,6 @@ EligibleOpt = Annotated[
 SourceOpt = Annotated[
     str | None,
     typer.Option(help="Trade source (default: baci, then comtrade, then tables)."),
-]
-RegistryOpt = Annotated[
-    Path | None,
-    typer.Option(help="Your own groups (TOML or CSV), merged over the bundled ones."),
 ]
 
 

@@ -14,7 +14,7 @@ from friendshore.errors import ParameterError
 
 from . import defaults, views
 from .app import app, state
-from .render import Format, FormatOpt, OutOpt, View, WideOpt, emit
+from .render import Format, FormatOpt, OutOpt, RegistryOpt, View, WideOpt, emit
 
 if TYPE_CHECKING:
     import polars as pl
@@ -103,14 +103,6 @@ BroaderOpt = Annotated[
         help="Also count industry codes broader than the input in the data's HS "
         "revision (e.g. HS2017 854140, PV modules beside IR detectors).",
         rich_help_panel=_W,
-    ),
-]
-RegistryOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--registry",
-        help="A user registry file merged over the bundled one.",
-        rich_help_panel=_T,
     ),
 ]
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from . import defaults, views
 from .app import app
-from .render import Format, FormatOpt, OutOpt, WideOpt, emit
+from .render import Format, FormatOpt, OutOpt, RegistryOpt, WideOpt, emit
 
 registry_app = typer.Typer(
     no_args_is_help=True,
@@ -29,14 +28,6 @@ industries_app = typer.Typer(
 app.add_typer(registry_app, name="registry")
 app.add_typer(industries_app, name="industries")
 
-RegistryOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--registry",
-        help="Your own groups and tier overrides (TOML or CSV), merged over the "
-        "bundled registry.",
-    ),
-]
 YearOpt = Annotated[
     int | None,
     typer.Option(help="Membership as of 31 December of this year.", min=1900),

@@ -44,6 +44,15 @@ OutOpt = Annotated[
     Path | None,
     typer.Option("--out", "-o", help="Write to this file instead of stdout."),
 ]
+# The one --registry option of every command that reads the registry.
+RegistryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry",
+        help="Your own groups and tier overrides (TOML or CSV), merged over the "
+        "bundled registry.",
+    ),
+]
 WideOpt = Annotated[
     bool,
     typer.Option(

@@ -12,7 +12,7 @@ import typer
 from friendshore.errors import ParameterError
 
 from .app import app, state
-from .render import Format, FormatOpt, OutOpt, View, WideOpt, emit
+from .render import Format, FormatOpt, OutOpt, RegistryOpt, View, WideOpt, emit
 
 if TYPE_CHECKING:
     import polars as pl
@@ -172,10 +172,7 @@ def simulate(
         str | None,
         typer.Option(help="Trade source (default: baci, then comtrade, then tables)."),
     ] = None,
-    registry: Annotated[
-        Path | None,
-        typer.Option(help="A user registry file merged over the bundled one."),
-    ] = None,
+    registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
     wide: WideOpt = False,

@@ -1,6 +1,6 @@
 """Defense-critical industries → HS6 inputs, with upstream links and HS revisions.
 
-INTERFACE CONTRACT (the exposure and scenario engines code against these names):
+What the engines use:
 
 * ``load_industries() -> IndustryMap``
 * ``IndustryMap.names() -> list[str]`` — e.g. ``permanent-magnets``, ``batteries``.
@@ -67,7 +67,6 @@ REVISIONS = (
     "HS2022",
 )  # oldest first
 STAGES = ("ore", "processed", "component", "end item")  # upstream → downstream
-RELATIONS = ("one-to-one", "one-to-many", "many-to-one", "many-to-many")
 SCOPES = ("exact", "broader")
 
 PRODUCT_SCHEMA = {  # column kinds of friendshore.reference.rows.Rows
@@ -208,40 +207,6 @@ class IndustryMap:
             return new
         return sorted(
             {c for code in new for c in self._down.get((to_revision, code), ())}
-        )
-
-    def concordance_frame(self) -> pl.DataFrame:
-        """The bundled correlation rows: earlier revision → HS2022, with relation."""
-        import polars as pl
-
-        relation = {
-            "1:1": "one-to-one",
-            "1:n": "many-to-one",
-            "n:1": "one-to-many",
-            "n:n": "many-to-many",
-        }
-        rows = [
-            (
-                c.revision,
-                c.hs6,
-                AUTHORED,
-                c.hs2022,
-                relation[c.relationship],
-                c.conversion,
-            )
-            for c in self.correlation
-        ]
-        return pl.DataFrame(
-            rows,
-            schema=[
-                ("from_revision", pl.String),
-                ("from_hs6", pl.String),
-                ("to_revision", pl.String),
-                ("to_hs6", pl.String),
-                ("relation", pl.String),
-                ("conversion", pl.Boolean),
-            ],
-            orient="row",
         )
 
     def _also_holds(self, industry: str, code: str, revision: str) -> list[str]:

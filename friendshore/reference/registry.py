@@ -1,7 +1,6 @@
 """Allies/partners registry: groups with dated membership, answering "as of year".
 
-INTERFACE CONTRACT (implemented in issue 3; the exposure engine and the scenario
-engine code against exactly these names):
+What the engines use:
 
 * ``load_registry(user_file: Path | None = None) -> Registry`` — bundled
   ``data/registry/`` merged with an optional user TOML/CSV (``--registry FILE``).
@@ -189,10 +188,6 @@ class Registry:
             return self.groups[name]
         except KeyError:
             raise UnknownNameError("group", name, self.group_names()) from None
-
-    def concern_groups(self) -> list[str]:
-        """Names of the groups of countries of concern."""
-        return sorted(n for n, g in self.groups.items() if g.is_concern)
 
     def members(self, group: str, year: int) -> list[str]:
         """ISO3 codes of ``group``'s members as of 31 December ``year``, sorted.

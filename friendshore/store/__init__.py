@@ -336,10 +336,6 @@ class Store:
             self.con.unregister("_countries_src")
 
     # -- queries ------------------------------------------------------------------
-    def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
-        """Run SQL with DuckDB-bound ``$name`` parameters; Arrow result."""
-        return self._rel(sql, params).to_arrow_table()
-
     def pl(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Run SQL with DuckDB-bound ``$name`` parameters; Polars result."""
         return self._rel(sql, params).pl()

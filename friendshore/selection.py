@@ -1,4 +1,13 @@
-"""Which loads of ``trade_flows`` answer for which year.
+"""Which rows: the one place that decides what an engine reads.
+
+A :class:`Selection` is built once, from the CLI's shared options or an API call's
+arguments (:meth:`Selection.build`), and handed to the engines: the years and the
+loads answering for each, one importer or a bloc (members as of each year), the
+products (explicit codes or an industry's inputs in each year's HS revision), the
+registry tiers as of each year, and the provenance of it all. The store applies it
+through one row filter, the ``selected_flows`` table macro, with :meth:`params`.
+
+Which loads of ``trade_flows`` answer for which year:
 
 The store may hold the same year from several sources (BACI and Comtrade), and BACI
 from several releases in different HS revisions. Summing them would count a flow
@@ -24,8 +33,13 @@ from typing import Any
 import polars as pl
 
 from friendshore.errors import ParameterError
+from friendshore.reference import countries
+from friendshore.reference.industries import IndustryMap, load_industries
+from friendshore.reference.registry import DEFAULT_CONCERN, Registry, load_registry
 from friendshore.store import Store
 from friendshore.store.layout import KEY_BASE
+
+_HS_CODE = re.compile(r"^\d{4}(\d{2})?$")
 
 # Source preference when none is asked for: BACI reconciles both reporting sides.
 SOURCE_ORDER = ("baci", "comtrade")
@@ -236,3 +250,215 @@ def _year_ranges(years: list[int]) -> str:
         if y is not None:
             start = prev = y
     return ", ".join(parts)
+
+
+# -- the rest of "which rows": importer or bloc, products, tiers ---------------------
+
+
+def parse_hs(codes: Sequence[str] | None) -> list[str] | None:
+    """Validate HS codes: six digits, or four for Comtrade's HS4 aggregates."""
+    if codes is None:
+        return None
+    cleaned = [c.strip() for c in codes]
+    bad = [c for c in cleaned if not _HS_CODE.match(c)]
+    if bad:
+        raise ParameterError(
+            f"HS code(s) {', '.join(map(repr, bad))}: expected six digits "
+            "(or four for an HS4 aggregate), e.g. 850511"
+        )
+    return sorted(set(cleaned))
+
+
+def resolve_years(year: int | None, years: Sequence[int] | None) -> list[int] | None:
+    """One list of years from ``year`` or ``years`` (``None``: the latest loaded)."""
+    if year is not None and years is not None:
+        raise ParameterError("give either year or years, not both")
+    if year is not None:
+        return [int(year)]
+    return None if years is None else sorted({int(y) for y in years})
+
+
+def tiers_frame(
+    registry: Registry,
+    years: Sequence[int],
+    *,
+    concern: str = DEFAULT_CONCERN,
+    allies: Sequence[str] | None = None,
+    partners: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Registry tiers as of each year: ``year`` (Int16), ``iso3``, ``tier``."""
+    frames = [
+        registry.tiers(y, concern=concern, allies=allies, partners=partners)
+        .select("iso3", "tier")
+        .with_columns(pl.lit(y, dtype=pl.Int16).alias("year"))
+        for y in years
+    ]
+    return pl.concat(frames).select("year", "iso3", "tier")
+
+
+def members_frame(registry: Registry, group: str, years: Sequence[int]) -> pl.DataFrame:
+    """Members of ``group`` as of each year: ``year`` (Int16), ``iso3``."""
+    rows = [(y, iso3) for y in years for iso3 in registry.members(group, y)]
+    return pl.DataFrame(
+        rows, schema={"year": pl.Int16, "iso3": pl.String}, orient="row"
+    )
+
+
+def industry_codes(
+    industries: IndustryMap,
+    industry: str | None,
+    revisions: Sequence[str],
+    *,
+    include_broader: bool = False,
+) -> pl.DataFrame:
+    """``industry, hs6, hs_revision`` of an industry (all when ``None``) in every
+    revision given; codes broader than the input left out unless ``include_broader``."""
+    frames = [
+        industries.products(industry, rev, include_broader=include_broader)
+        for rev in revisions
+    ]
+    return (
+        pl.concat(frames)
+        .select("industry", "hs6", "hs_revision")
+        .unique()
+        .sort("industry", "hs_revision", "hs6")
+    )
+
+
+def normalise_importer(importer: str | None) -> str | None:
+    """Upper-case ISO3 (or X-code) of a known country or area; else a ParameterError.
+
+    A known code with no imports in the store gives an empty result, a typo (``XXX``,
+    ``UK``) an error: an empty table must not be the answer to a misspelt code.
+    """
+    if importer is None:
+        return None
+    code = importer.strip().upper()
+    if countries.is_residual(code):
+        raise ParameterError(
+            f"importer {importer!r}: a residual or unspecified area (the part of a "
+            "total no country is named for), not an importer"
+        )
+    if re.fullmatch(r"[A-Z]{3}", code) and countries.is_known(code):
+        return code
+    guess = countries.normalise(importer)
+    hint = f" Did you mean {guess!r}?" if guess and guess != code else ""
+    raise ParameterError(
+        f"importer {importer!r}: unknown country, expected an ISO 3166 alpha-3 code "
+        f"such as USA.{hint}"
+    )
+
+
+def hs_params(hs: Sequence[str] | None) -> dict[str, Any]:
+    """The product arguments of the row filter: every six-digit code, or these."""
+    return {"all_hs": hs is None, "hs": list(hs or [])}
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """Which rows an engine reads, decided once (:meth:`build`).
+
+    ``loads``: the loads answering for each year; ``importer`` or ``bloc`` (with its
+    ``members`` as of each year, ``include_intra``); ``hs``: the products (``None``:
+    every six-digit code), ``codes`` an industry's inputs per revision when the
+    products came from an industry; ``tiers``: ``year, iso3, tier`` of the registry
+    as of each year for the ``concern`` group, allies and partners.
+    """
+
+    loads: FlowSelection
+    tiers: pl.DataFrame
+    concern: str = DEFAULT_CONCERN
+    importer: str | None = None
+    bloc: str | None = None
+    members: pl.DataFrame | None = None
+    include_intra: bool = False
+    hs: tuple[str, ...] | None = None
+    industry: str | None = None
+    codes: pl.DataFrame | None = None
+    source: str | None = None
+    registry: Registry | None = None
+    industries: IndustryMap | None = None
+
+    @property
+    def years(self) -> list[int]:
+        """The years selected, ascending."""
+        return self.loads.years
+
+    @property
+    def revisions(self) -> list[str]:
+        """HS revisions of the selected rows."""
+        return self.loads.revisions
+
+    def params(self) -> dict[str, Any]:
+        """The arguments of the store's row filter (``selected_flows``)."""
+        return self.loads.params() | hs_params(self.hs)
+
+    def provenance(self) -> pl.DataFrame:
+        """Per year: ``source``, ``hs_revision``, ``basis``, ``vintage``."""
+        return self.loads.provenance()
+
+    @classmethod
+    def build(
+        cls,
+        store: Store,
+        *,
+        year: int | None = None,
+        years: Sequence[int] | None = None,
+        importer: str | None = None,
+        bloc: str | None = None,
+        hs: Sequence[str] | None = None,
+        industry: str | None = None,
+        concern: str = DEFAULT_CONCERN,
+        allies: Sequence[str] | None = None,
+        partners: Sequence[str] | None = None,
+        include_intra: bool = False,
+        registry: Registry | None = None,
+        industries: IndustryMap | None = None,
+        source: str | None = None,
+        include_broader: bool = False,
+        need_industries: bool = False,
+    ) -> Selection:
+        """Check the arguments and resolve them against the store and registry.
+
+        Raises
+        ------
+        ParameterError
+            Both an importer and a bloc, both codes and an industry, a year the
+            store lacks, an unknown importer or a malformed HS code.
+        """
+        if importer is not None and bloc is not None:
+            raise ParameterError("give either an importer or a bloc, not both")
+        if hs is not None and industry is not None:
+            raise ParameterError("give either HS codes or an industry, not both")
+        code = normalise_importer(importer)
+        reg = registry or load_registry()
+        imap = industries
+        if industry is not None or need_industries:
+            imap = industries or load_industries()
+        loads = select_flows(store, resolve_years(year, years), source=source)
+        yrs = loads.years
+        tiers = tiers_frame(reg, yrs, concern=concern, allies=allies, partners=partners)
+        members = members_frame(reg, bloc, yrs) if bloc is not None else None
+        products = parse_hs(hs)
+        codes = None
+        if industry is not None:
+            assert imap is not None
+            codes = industry_codes(
+                imap, industry, loads.revisions, include_broader=include_broader
+            )
+            products = sorted(set(codes["hs6"].to_list()))
+        return cls(
+            loads=loads,
+            tiers=tiers,
+            concern=concern,
+            importer=code,
+            bloc=bloc,
+            members=members,
+            include_intra=include_intra,
+            hs=None if products is None else tuple(products),
+            industry=industry,
+            codes=codes,
+            source=source,
+            registry=reg,
+            industries=imap,
+        )

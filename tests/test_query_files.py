@@ -9,6 +9,7 @@ filter (``selected_flows``): only selected loads, values > 0, six-digit codes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,12 @@ def test_production_concentration__listed_other_withheld_and_world(
         "q2": 60.0**2 + 30.0**2 + 10.0**2, "china": 60.0, "top_country": "CHN",
         "top_quantity": 60.0, "n_producers": 3, "n_withheld": 1, "world_total": 105.0,
     }  # fmt: skip
+
+
+def test_the_row_filter_is_written_once() -> None:
+    """No query reads ``flows`` itself or spells the filter's constants out."""
+    for path in QUERIES.glob("*.sql"):
+        sql = path.read_text()
+        assert not re.search(r"\bFROM\s+flows\b", sql, re.I), path.name
+        assert not re.search(r"\b[16]000000\b", sql), path.name  # KEY_BASE, 6 × HS_BASE
+        assert "list_contains($keys" not in sql, path.name

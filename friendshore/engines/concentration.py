@@ -18,20 +18,11 @@ from collections.abc import Sequence
 import polars as pl
 
 from friendshore._assets import query_sql
-from friendshore.engines.exposure import (
-    DEFAULT_CONCERN,
-    hs_params,
-    industry_codes,
-    members_frame,
-    parse_hs,
-    resolve_years,
-    tier_lookup,
-    tiers_frame,
-)
-from friendshore.errors import ParameterError, UnknownNameError
-from friendshore.reference.industries import IndustryMap, load_industries
-from friendshore.reference.registry import Registry, load_registry
-from friendshore.selection import select_flows
+from friendshore.engines.exposure import tier_lookup
+from friendshore.errors import UnknownNameError
+from friendshore.reference.industries import IndustryMap
+from friendshore.reference.registry import DEFAULT_CONCERN, Registry, load_registry
+from friendshore.selection import Selection, members_frame
 from friendshore.store import Store
 
 # DESIGN.md: a gap of more than 5 % between the listed sum and the published total.
@@ -40,6 +31,7 @@ GAP_THRESHOLD_PCT = 5.0
 
 def world_concentration(
     store: Store,
+    selection: Selection | None = None,
     *,
     year: int | None = None,
     years: Sequence[int] | None = None,
@@ -51,6 +43,10 @@ def world_concentration(
     source: str | None = None,
 ) -> pl.DataFrame:
     """World export concentration per (year, hs6).
+
+    ``selection`` (or the arguments, as for
+    :func:`friendshore.engines.exposure.product_exposure`) names the years and
+    products; its importer, if any, plays no part: every exporter's world exports.
 
     Returns
     -------
@@ -67,21 +63,23 @@ def world_concentration(
     --------
     >>> world_concentration(store, hs=["850511"], year=2022)  # doctest: +SKIP
     """
-    if hs is not None and industry is not None:
-        raise ParameterError("give either HS codes or an industry, not both")
-    selection = select_flows(store, resolve_years(year, years), source=source)
-    codes = parse_hs(hs)
-    if industry is not None:
-        imap = industries or load_industries()
-        found = industry_codes(imap, industry, selection.revisions)
-        codes = sorted(set(found["hs6"].to_list()))
-    tiers = tiers_frame(registry or load_registry(), selection.years, concern=concern)
-    params = selection.params() | hs_params(codes)
-    lookup = tier_lookup(store, tiers, params["year_min"], params["year_max"])
+    sel = selection or Selection.build(
+        store,
+        year=year,
+        years=years,
+        hs=hs,
+        industry=industry,
+        concern=concern,
+        registry=registry,
+        industries=industries,
+        source=source,
+    )
+    params = sel.params()
+    lookup = tier_lookup(store, sel.tiers, params["year_min"], params["year_max"])
     raw = store.pl(query_sql("world_concentration"), params | lookup)
     v = pl.col("world_exports_usd")
     res = pl.col("residual_v").fill_null(0.0)
-    prov = selection.provenance().select(
+    prov = sel.provenance().select(
         pl.col("year").cast(pl.Int16), "source", "hs_revision"
     )
     return (
@@ -95,7 +93,7 @@ def world_concentration(
             ((v - res).clip(lower_bound=0.0) / v).alias("coverage"),
             "top_exporter",
             (pl.col("top_v") / v).alias("top_share"),
-            pl.lit(concern).alias("concern"),
+            pl.lit(sel.concern).alias("concern"),
             (pl.col("concern_v").fill_null(0.0) / v).alias("prc_share"),
         )
         .join(prov, on="year", how="left")

@@ -34,10 +34,10 @@ from collections.abc import Sequence
 import polars as pl
 
 from friendshore._assets import query_sql
-from friendshore.engines.exposure import members_frame, residual
+from friendshore.engines.exposure import residual
 from friendshore.reference.industries import IndustryMap, load_industries
 from friendshore.reference.registry import Registry, load_registry
-from friendshore.selection import FlowSelection, select_flows
+from friendshore.selection import FlowSelection, members_frame, select_flows
 from friendshore.store import Store
 
 # Art. 5(1)(b): at most 65 % of the Union's consumption from one third country.

@@ -36,7 +36,6 @@ plain Polars frames; only the public functions (:func:`product_exposure`,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -46,11 +45,17 @@ from friendshore._assets import query_sql
 from friendshore.errors import ParameterError
 from friendshore.reference import countries
 from friendshore.reference.industries import REVISIONS, IndustryMap, load_industries
-from friendshore.reference.registry import Registry, load_registry
-from friendshore.selection import FlowSelection, select_flows
+from friendshore.reference.registry import DEFAULT_CONCERN, Registry
+from friendshore.selection import (
+    FlowSelection,
+    Selection,
+    hs_params,
+    industry_codes,
+    resolve_years,
+    select_flows,
+)
 from friendshore.store import Store
 
-DEFAULT_CONCERN = "prc"
 TIER_CODES = {"concern": 1, "ally": 2, "partner": 3}
 # Tier code of residual and unspecified areas (XRW, X + code): in totals only.
 RESIDUAL_CODE = 9
@@ -78,80 +83,8 @@ PRODUCT_COLUMNS = [
 ]
 PROVENANCE_COLUMNS = ["source", "hs_revision", "basis", "vintage"]
 
-_HS_CODE = re.compile(r"^\d{4}(\d{2})?$")
-
 
 # -- inputs ------------------------------------------------------------------------
-
-
-def parse_hs(codes: Sequence[str] | None) -> list[str] | None:
-    """Validate HS codes: six digits, or four for Comtrade's HS4 aggregates."""
-    if codes is None:
-        return None
-    cleaned = [c.strip() for c in codes]
-    bad = [c for c in cleaned if not _HS_CODE.match(c)]
-    if bad:
-        raise ParameterError(
-            f"HS code(s) {', '.join(map(repr, bad))}: expected six digits "
-            "(or four for an HS4 aggregate), e.g. 850511"
-        )
-    return sorted(set(cleaned))
-
-
-def resolve_years(year: int | None, years: Sequence[int] | None) -> list[int] | None:
-    """One list of years from ``year`` or ``years`` (``None``: the latest loaded)."""
-    if year is not None and years is not None:
-        raise ParameterError("give either year or years, not both")
-    if year is not None:
-        return [int(year)]
-    return None if years is None else sorted({int(y) for y in years})
-
-
-def tiers_frame(
-    registry: Registry,
-    years: Sequence[int],
-    *,
-    concern: str = DEFAULT_CONCERN,
-    allies: Sequence[str] | None = None,
-    partners: Sequence[str] | None = None,
-) -> pl.DataFrame:
-    """Registry tiers as of each year: ``year`` (Int16), ``iso3``, ``tier``."""
-    frames = [
-        registry.tiers(y, concern=concern, allies=allies, partners=partners)
-        .select("iso3", "tier")
-        .with_columns(pl.lit(y, dtype=pl.Int16).alias("year"))
-        for y in years
-    ]
-    return pl.concat(frames).select("year", "iso3", "tier")
-
-
-def members_frame(registry: Registry, group: str, years: Sequence[int]) -> pl.DataFrame:
-    """Members of ``group`` as of each year: ``year`` (Int16), ``iso3``."""
-    rows = [(y, iso3) for y in years for iso3 in registry.members(group, y)]
-    return pl.DataFrame(
-        rows, schema={"year": pl.Int16, "iso3": pl.String}, orient="row"
-    )
-
-
-def industry_codes(
-    industries: IndustryMap,
-    industry: str | None,
-    revisions: Sequence[str],
-    *,
-    include_broader: bool = False,
-) -> pl.DataFrame:
-    """``industry, hs6, hs_revision`` of an industry (all when ``None``) in every
-    revision given; codes broader than the input left out unless ``include_broader``."""
-    frames = [
-        industries.products(industry, rev, include_broader=include_broader)
-        for rev in revisions
-    ]
-    return (
-        pl.concat(frames)
-        .select("industry", "hs6", "hs_revision")
-        .unique()
-        .sort("industry", "hs_revision", "hs6")
-    )
 
 
 def left_out(
@@ -237,10 +170,6 @@ def tier_lookup(
     )
     n_ids = ids.height
     return {"tier_codes": codes.to_list(), "n_ids": n_ids}
-
-
-def hs_params(hs: Sequence[str] | None) -> dict[str, Any]:
-    return {"all_hs": hs is None, "hs": list(hs or [])}
 
 
 def exposure_frame(
@@ -466,6 +395,7 @@ def rollup_industries(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFra
 
 def product_exposure(
     store: Store,
+    selection: Selection | None = None,
     *,
     year: int | None = None,
     years: Sequence[int] | None = None,
@@ -489,6 +419,9 @@ def product_exposure(
     ----------
     store
         The store (read only is enough).
+    selection
+        The rows, decided once (:class:`friendshore.selection.Selection`); or give
+        the arguments below, from which one is built.
     year, years
         One year or several; neither means the latest year with trade flows.
     importer, bloc
@@ -534,7 +467,7 @@ def product_exposure(
     >>> df = product_exposure(store, importer="USA", industry="permanent-magnets")
     ... # doctest: +SKIP
     """
-    ctx = _Context.build(
+    sel = selection or Selection.build(
         store,
         year=year,
         years=years,
@@ -545,6 +478,7 @@ def product_exposure(
         concern=concern,
         allies=allies,
         partners=partners,
+        include_intra=include_intra,
         registry=registry,
         industries=industries,
         source=source,
@@ -553,38 +487,38 @@ def product_exposure(
     )
     df = exposure_frame(
         store,
-        ctx.selection,
-        ctx.tiers,
-        importer=ctx.importer,
-        bloc=bloc,
-        members=ctx.members,
-        include_intra=include_intra,
-        hs=ctx.hs,
+        sel.loads,
+        sel.tiers,
+        importer=sel.importer,
+        bloc=sel.bloc,
+        members=sel.members,
+        include_intra=sel.include_intra,
+        hs=sel.hs,
     )
     if lookthrough:
         from friendshore.engines.lookthrough import add_lookthrough
 
-        assert ctx.industries is not None
+        imap = sel.industries or industries or load_industries()
         upstream = pl.concat(
             [
-                ctx.industries.upstream(rev, include_broader=include_broader)
-                for rev in ctx.selection.revisions
+                imap.upstream(rev, include_broader=include_broader)
+                for rev in sel.revisions
             ]
         ).unique()
         df = add_lookthrough(
             store,
             df,
-            ctx.selection,
-            ctx.tiers,
+            sel.loads,
+            sel.tiers,
             upstream,
-            members=ctx.members,
-            include_intra=include_intra,
+            members=sel.members,
+            include_intra=sel.include_intra,
         )
-    out = with_provenance(df, ctx.selection, concern)
-    if ctx.codes is not None:
+    out = with_provenance(df, sel.loads, sel.concern)
+    if sel.codes is not None:
         # Each year keeps only the codes of the revision it was loaded in.
         out = (
-            _in_revision(out, ctx.codes)
+            _in_revision(out, sel.codes)
             .drop("industry")
             .unique(["year", "importer", "hs6"], maintain_order=True)
         )
@@ -690,93 +624,3 @@ def exposure_by_year(
     ).years
     for y in chosen:
         yield fn(store, year=y, **kwargs)
-
-
-# -- wiring -------------------------------------------------------------------------
-
-
-class _Context:
-    """The resolved inputs of one exposure request."""
-
-    def __init__(self) -> None:
-        self.selection: FlowSelection
-        self.tiers: pl.DataFrame
-        self.members: pl.DataFrame | None = None
-        self.hs: list[str] | None = None
-        self.importer: str | None = None
-        self.registry: Registry
-        self.industries: IndustryMap | None = None
-        self.codes: pl.DataFrame | None = None  # industry, hs6, hs_revision
-
-    @classmethod
-    def build(
-        cls,
-        store: Store,
-        *,
-        year: int | None,
-        years: Sequence[int] | None,
-        importer: str | None,
-        bloc: str | None,
-        hs: Sequence[str] | None,
-        industry: str | None,
-        concern: str,
-        allies: Sequence[str] | None,
-        partners: Sequence[str] | None,
-        registry: Registry | None,
-        industries: IndustryMap | None,
-        source: str | None,
-        need_industries: bool = False,
-        include_broader: bool = False,
-    ) -> _Context:
-        ctx = cls()
-        if importer is not None and bloc is not None:
-            raise ParameterError("give either an importer or a bloc, not both")
-        if hs is not None and industry is not None:
-            raise ParameterError("give either HS codes or an industry, not both")
-        ctx.importer = normalise_importer(importer)
-        ctx.registry = registry or load_registry()
-        if industry is not None or need_industries:
-            ctx.industries = industries or load_industries()
-        ctx.selection = select_flows(store, resolve_years(year, years), source=source)
-        yrs = ctx.selection.years
-        ctx.tiers = tiers_frame(
-            ctx.registry, yrs, concern=concern, allies=allies, partners=partners
-        )
-        if bloc is not None:
-            ctx.members = members_frame(ctx.registry, bloc, yrs)
-        ctx.hs = parse_hs(hs)
-        if industry is not None:
-            assert ctx.industries is not None
-            codes = industry_codes(
-                ctx.industries,
-                industry,
-                ctx.selection.revisions,
-                include_broader=include_broader,
-            )
-            ctx.codes = codes
-            ctx.hs = sorted(set(codes["hs6"].to_list()))
-        return ctx
-
-
-def normalise_importer(importer: str | None) -> str | None:
-    """Upper-case ISO3 (or X-code) of a known country or area; else a ParameterError.
-
-    A known code with no imports in the store gives an empty result, a typo (``XXX``,
-    ``UK``) an error: an empty table must not be the answer to a misspelt code.
-    """
-    if importer is None:
-        return None
-    code = importer.strip().upper()
-    if countries.is_residual(code):
-        raise ParameterError(
-            f"importer {importer!r}: a residual or unspecified area (the part of a "
-            "total no country is named for), not an importer"
-        )
-    if re.fullmatch(r"[A-Z]{3}", code) and countries.is_known(code):
-        return code
-    guess = countries.normalise(importer)
-    hint = f" Did you mean {guess!r}?" if guess and guess != code else ""
-    raise ParameterError(
-        f"importer {importer!r}: unknown country, expected an ISO 3166 alpha-3 code "
-        f"such as USA.{hint}"
-    )

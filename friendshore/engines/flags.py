@@ -29,24 +29,17 @@ so do years whose coverage is below ``min_coverage``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
 
 import polars as pl
 
 from friendshore._assets import query_sql
 from friendshore.engines.concentration import world_concentration
-from friendshore.engines.exposure import (
-    DEFAULT_CONCERN,
-    MEMBERS_TABLE,
-    hs_params,
-    members_frame,
-    normalise_importer,
-    product_exposure,
-)
+from friendshore.engines.exposure import MEMBERS_TABLE, product_exposure
 from friendshore.errors import ParameterError
-from friendshore.reference.industries import IndustryMap, load_industries
-from friendshore.reference.registry import Registry, load_registry
-from friendshore.selection import loaded_years, select_flows
+from friendshore.reference.industries import IndustryMap
+from friendshore.reference.registry import DEFAULT_CONCERN, Registry
+from friendshore.selection import Selection, loaded_years, select_flows
 from friendshore.store import Store
 
 # CEPII GeoDep cut-offs: HHI 0.4 (import and world-export), imports/exports 1,
@@ -190,37 +183,25 @@ def dependency_flags(
     ]
     present = set(loaded_years(store))
     years = [y for y in range(last - window + 1, last + 1) if y in present]
-    registry = registry or load_registry()
-    if industry is not None:
-        industries = industries or load_industries()
-    common: dict[str, Any] = {
-        "registry": registry,
-        "industries": industries,
-        "source": source,
-        "concern": concern,
-    }
-    imports = product_exposure(
+    # The rows, decided once for the whole window: every engine below reads them.
+    sel = Selection.build(
         store,
         years=years,
         importer=importer,
         bloc=bloc,
         hs=hs,
         industry=industry,
+        concern=concern,
         include_intra=include_intra,
-        **common,
-    )
-    codes = sorted(set(imports["hs6"].to_list()))
-    world = world_concentration(store, years=years, hs=codes, **common)
-    exports = _exports(
-        store,
-        years,
-        codes,
-        importer=normalise_importer(importer),
-        bloc=bloc,
         registry=registry,
-        include_intra=include_intra,
+        industries=industries,
         source=source,
     )
+    imports = product_exposure(store, sel)
+    # World supply and the importers' exports of the products they import.
+    traded = replace(sel, hs=tuple(sorted(set(imports["hs6"].to_list()))))
+    world = world_concentration(store, traded)
+    exports = _exports(store, traded)
     met = geodep_years(
         imports,
         world,
@@ -290,31 +271,23 @@ def dependency_flags(
     )
 
 
-def _exports(
-    store: Store,
-    years: list[int],
-    codes: list[str],
-    *,
-    importer: str | None,
-    bloc: str | None,
-    registry: Registry,
-    include_intra: bool,
-    source: str | None,
-) -> pl.DataFrame:
-    """The importers' (or the bloc's extra-bloc) exports of the products."""
-    selection = select_flows(store, years, source=source)
+def _exports(store: Store, sel: Selection) -> pl.DataFrame:
+    """The importer's (or the bloc's extra-bloc) exports of the selected products."""
     members = (
-        members_frame(registry, bloc, years)
-        if bloc is not None
+        sel.members
+        if sel.members is not None
         else pl.DataFrame(schema={"year": pl.Int16, "iso3": pl.String})
     )
     store.register(MEMBERS_TABLE, members)
     try:
         return store.pl(
             query_sql("exposure_exports"),
-            selection.params()
-            | hs_params(codes)
-            | {"exporter": importer, "bloc": bloc, "include_intra": include_intra},
+            sel.params()
+            | {
+                "exporter": sel.importer,
+                "bloc": sel.bloc,
+                "include_intra": sel.include_intra,
+            },
         )
     finally:
         store.unregister(MEMBERS_TABLE)

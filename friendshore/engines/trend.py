@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
 
 from friendshore._assets import query_sql
 from friendshore.engines.exposure import (
-    DEFAULT_CONCERN,
-    _Context,
-    hs_params,
     industry_exposure,
     product_exposure,
     tier_lookup,
 )
 from friendshore.errors import ParameterError
-from friendshore.selection import select_flows
+from friendshore.reference.registry import DEFAULT_CONCERN
+from friendshore.selection import Selection, select_flows
 from friendshore.store import Store
 
 
@@ -138,6 +136,7 @@ def trend(
     if level == "product" and kwargs.get("bloc") is None and not kwargs.get("industry"):
         # An industry's codes differ by revision year to year: the exposure route.
         return product_trend(store, start=start, end=end, **kwargs)
+    fn: Callable[..., pl.DataFrame]
     if level == "product":
         fn, keys = product_exposure, ["importer", "hs6"]
     elif level == "industry":
@@ -178,12 +177,10 @@ def product_trend(store: Store, *, start: int, end: int, **kwargs: Any) -> pl.Da
     unknown = sorted(set(kwargs) - _TREND_ARGS)
     if unknown:
         raise TypeError(f"product_trend() got unexpected arguments {unknown}")
-    ctx = _Context.build(
+    sel = Selection.build(
         store,
-        year=None,
         years=[start, end],
         importer=kwargs.get("importer"),
-        bloc=None,
         hs=kwargs.get("hs"),
         industry=kwargs.get("industry"),
         concern=kwargs.get("concern", DEFAULT_CONCERN),
@@ -194,13 +191,13 @@ def product_trend(store: Store, *, start: int, end: int, **kwargs: Any) -> pl.Da
         source=kwargs.get("source"),
     )
     source = kwargs.get("source")
-    params = ctx.selection.params() | hs_params(ctx.hs)
+    params = sel.params()
     if not params["all_loads"]:  # two years apart: each may still be complete
         params["all_loads"] = all(
             select_flows(store, [y], source=source).complete for y in (start, end)
         )
     lo, hi = min(start, end), max(start, end)
-    lookup = tier_lookup(store, ctx.tiers, lo, hi)
+    lookup = tier_lookup(store, sel.tiers, lo, hi)
     raw = store.pl(
         query_sql("trend_product"),
         {
@@ -210,7 +207,7 @@ def product_trend(store: Store, *, start: int, end: int, **kwargs: Any) -> pl.Da
             "year_to": end,
             "year_min": lo,
             "year_max": hi,
-            "importer": ctx.importer,
+            "importer": sel.importer,
             "all_hs": params["all_hs"],
             "hs": params["hs"],
         }
@@ -220,7 +217,7 @@ def product_trend(store: Store, *, start: int, end: int, **kwargs: Any) -> pl.Da
     def share(col: str, when: str) -> pl.Expr:
         return pl.col(f"{col}_{when}") / pl.col(f"v_{when}")
 
-    revs = dict(ctx.selection.provenance().select("year", "hs_revision").iter_rows())
+    revs = dict(sel.provenance().select("year", "hs_revision").iter_rows())
 
     def revision(when: str, year: int) -> pl.Expr:
         # The year's revision on the rows that year has (as the exposure route).

@@ -790,6 +790,7 @@ def build_report(
     from friendshore.engines import concentration, exposure, flags, trend
     from friendshore.reference.industries import load_industries
     from friendshore.reference.registry import load_registry
+    from friendshore.selection import industry_codes
 
     years = [
         int(r[0])
@@ -816,7 +817,7 @@ def build_report(
             {"year": year},
         )
     ]
-    basket = sorted(set(exposure.industry_codes(industries, None, revisions)["hs6"]))
+    basket = sorted(set(industry_codes(industries, None, revisions)["hs6"]))
     who: dict[str, Any] = {
         "importer": importer,
         "bloc": bloc,

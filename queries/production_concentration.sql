@@ -1,5 +1,5 @@
 -- name: production_concentration
--- public: yes
+-- public: no
 -- description: Production concentration per USGS edition, commodity, stage and
 --   year. Shares are over the listed countries' sum, "Other countries" (XOT)
 --   included; XOT is a residual (DESIGN.md): it counts in that total and nowhere

@@ -57,7 +57,10 @@ def test_open_is_read_only_and_closes(demo_dir: Path) -> None:
     with friendshore.open(demo_dir / "friendshore-demo.duckdb") as fs:
         assert fs.store.read_only
         assert fs.loads().height > 0
-        assert fs.query("production_concentration").columns[:2] == [
-            "edition",
-            "commodity",
-        ]
+        got = fs.query(
+            "production_by_country",
+            commodity="gallium",
+            stage="refinery",
+            edition="MCS2025",
+        )
+        assert got.row(0, named=True)["country"] == "CHN"

@@ -18,6 +18,7 @@ from friendshore.store.catalogue import Column, parse_query, read_catalogue, run
 
 ROOT = Path(__file__).resolve().parent.parent
 RAREE_2024 = ROOT / "data" / "sources" / "usgs" / "mcs2024" / "mcs2024-raree_world.csv"
+COMTRADE_GA = ROOT / "data" / "sources" / "comtrade" / "gallium_trade_data.csv"
 STORE_TABLES = {"trade_flows", "production", "loads", "countries"}
 
 # DuckDB type names → the Polars dtype a result column of that type arrives as.
@@ -94,31 +95,35 @@ def usgs_store(store: Store) -> Store:
 # -- the bundled catalogue -------------------------------------------------------
 
 
-def test_production_concentration_header_is_parsed_field_by_field() -> None:
-    q = queries.catalogue().get("production_concentration")
+def test_suppliers_header_is_parsed_field_by_field() -> None:
+    q = queries.catalogue().get("suppliers")
     assert q.public
-    assert q.path.name == "production_concentration.sql"
-    assert q.inputs == ("production",)
-    assert q.params == ()
-    assert q.grain == ("edition", "commodity", "stage", "year", "series")
-    assert q.returns[:4] == (
-        Column("edition", "VARCHAR"),
-        Column("commodity", "VARCHAR"),
-        Column("stage", "VARCHAR"),
+    assert q.path.name == "suppliers.sql"
+    assert q.inputs == ("trade_flows",)
+    assert q.params == (
+        Column("importer", "VARCHAR"),
+        Column("hs6", "VARCHAR"),
         Column("year", "SMALLINT"),
+        Column("source", "VARCHAR"),
     )
-    assert [c.name for c in q.returns][-2:] == ["n_withheld", "world_total"]
-    assert len(q.returns) == 14
-    assert q.description.startswith("Production concentration per USGS edition")
-    assert q.description.endswith('"World (total)" and "(rounded)".')  # continuation
-    assert q.sql.startswith("WITH totals_per_stage AS (")
+    assert q.grain == ("exporter",)
+    assert [c.name for c in q.returns] == [
+        "exporter",
+        "value_usd",
+        "share",
+        "quantity_t",
+    ]
+    assert q.description.startswith("Who supplies one importer with one product")
+    assert q.description.endswith("so use exposure for those.")  # continuation
+    assert q.sql.startswith("SELECT")
 
 
 def test_query_list_shows_only_the_public_queries() -> None:
     """Engine queries (coded keys, temp tables) are in the catalogue, not listed."""
     cat = queries.catalogue()
-    assert cat.public().names() == ["production_concentration"]
+    assert cat.public().names() == ["production_by_country", "suppliers"]
     assert not cat.get("exposure_product").public
+    assert not cat.get("production_concentration").public  # reads an engine's table
     with pytest.raises(UnknownNameError):
         cat.public().get("exposure_product")
 
@@ -156,16 +161,31 @@ def test_bundled_query_returns_its_declared_columns_and_types(name: str) -> None
     assert dict(df.schema) == declared
 
 
-def test_production_concentration_on_the_real_mcs2024_file(usgs_store: Store) -> None:
-    # Hand figures (issue 4): 240,000 t of the listed 353,320 t; world total 350,000 t.
-    df = run_query(usgs_store, "production_concentration").filter(
-        commodity="rare earths", stage="mine", year=2023
+def test_production_by_country_on_the_real_mcs2024_file(usgs_store: Store) -> None:
+    # Hand figures (issue 4): China 240,000 t of the listed 353,320 t in 2023.
+    df = run_query(
+        usgs_store,
+        "production_by_country",
+        {"commodity": "rare earths", "stage": "mine", "edition": "MCS2024"},
+    ).filter(year=2023)
+    top = df.row(0, named=True)
+    assert (top["country"], top["quantity"], top["unit"]) == ("CHN", 240_000, "t")
+    assert top["share"] == pytest.approx(240_000 / 353_320)
+    assert df["quantity"].sum() == 353_320
+    assert "WLD" not in df["country"].to_list()
+
+
+def test_suppliers_on_the_real_comtrade_file(store: Store) -> None:
+    from friendshore import sources
+
+    sources.load(store, "comtrade", [COMTRADE_GA])
+    df = run_query(
+        store,
+        "suppliers",
+        {"importer": "USA", "hs6": "811292", "year": "2024", "source": "comtrade"},
     )
-    row = df.row(0, named=True)
-    assert (row["edition"], row["unit"], row["top_country"]) == ("MCS2024", "t", "CHN")
-    assert row["china"] == 240_000
-    assert row["listed_total"] == 353_320
-    assert row["world_total"] == 350_000
+    assert df["share"].sum() == pytest.approx(1.0)
+    assert df["value_usd"].to_list() == sorted(df["value_usd"].to_list(), reverse=True)
 
 
 # -- header validation -------------------------------------------------------------
@@ -384,11 +404,11 @@ def cli_qdir(qdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_cli_list_shows_every_header(cli) -> None:  # type: ignore[no-untyped-def]
     r = cli("query", "list")
     assert r.exit_code == 0
-    assert "production_concentration\n  Production concentration per USGS" in r.stdout
+    assert "suppliers\n  Who supplies one importer with one product" in r.stdout
     assert "  inputs:   production\n" in r.stdout
     assert "exposure_product" not in r.stdout
     listed = json.loads(cli("query", "list", "--format", "json").stdout)
-    assert [q["name"] for q in listed] == ["production_concentration"]
+    assert [q["name"] for q in listed] == ["production_by_country", "suppliers"]
 
 
 def test_cli_run_csv_with_params(cli, cli_qdir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -484,7 +504,19 @@ def test_cli_parquet_carries_provenance(cli, tmp_path: Path) -> None:  # type: i
     assert cli("load", "usgs", RAREE_2024).exit_code == 0
     out = tmp_path / "share.parquet"
     r = cli(
-        "query", "run", "production_concentration", "--format", "parquet", "--out", out
+        "query",
+        "run",
+        "production_by_country",
+        "-p",
+        "commodity=rare earths",
+        "-p",
+        "stage=mine",
+        "-p",
+        "edition=MCS2024",
+        "--format",
+        "parquet",
+        "--out",
+        out,
     )
     assert r.exit_code == 0, r.stderr
     f = pq.ParquetFile(out)
@@ -493,8 +525,8 @@ def test_cli_parquet_carries_provenance(cli, tmp_path: Path) -> None:  # type: i
     assert meta["friendshore.version"] == __version__
     assert meta["friendshore.command"] == "query run"
     assert json.loads(meta["friendshore.params"]) == {
-        "query": "production_concentration",
-        "params": {},
+        "query": "production_by_country",
+        "params": {"commodity": "rare earths", "stage": "mine", "edition": "MCS2024"},
     }
     assert meta["friendshore.registry_version"] == load_registry().version
     (load,) = json.loads(meta["friendshore.loads"])
@@ -502,6 +534,6 @@ def test_cli_parquet_carries_provenance(cli, tmp_path: Path) -> None:  # type: i
     assert load["sha256"] == hashlib.sha256(RAREE_2024.read_bytes()).hexdigest()
     made = datetime.fromisoformat(meta["friendshore.created_at"])
     assert timedelta(0) <= datetime.now(UTC) - made < timedelta(minutes=5)
-    mine = f.read().to_pylist()
-    (row,) = [r for r in mine if (r["stage"], r["year"]) == ("mine", 2023)]
-    assert (row["china"], row["listed_total"]) == (240_000, 353_320)
+    rows = f.read().to_pylist()
+    (china,) = [r for r in rows if (r["country"], r["year"]) == ("CHN", 2023)]
+    assert china["quantity"] == 240_000

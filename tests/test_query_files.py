@@ -108,12 +108,58 @@ def test_exposure_product__one_importer(flows: Store) -> None:
         # KOR 20 only (CHN's zero is no supplier)
         {"year": 2022, "importer": "USA", "hs6": "811292", "v": 20.0, "v2": 400.0,
          "n": 1, "top_supplier": "KOR", "top_v": 20.0, "concern_v": 0.0,
-         "ally_v": 0.0, "partner_v": 0.0},
+         "ally_v": 0.0, "partner_v": 0.0, "residual_v": 0.0},
         # CHN 100 + DEU 50 + JPN 50; Σv² = 10000 + 2500 + 2500; load 3 left out
         {"year": 2022, "importer": "USA", "hs6": "850511", "v": 200.0, "v2": 15000.0,
          "n": 3, "top_supplier": "CHN", "top_v": 100.0, "concern_v": 100.0,
-         "ally_v": 50.0, "partner_v": 50.0},
+         "ally_v": 50.0, "partner_v": 50.0, "residual_v": 0.0},
     ]  # fmt: skip
+
+
+def test_exposure_product__a_residual_area_counts_in_the_total_only(
+    flows: Store,
+) -> None:
+    with flows.transaction() as con:
+        insert_flow_rows(
+            con,
+            pl.DataFrame(
+                [
+                    (
+                        2022,
+                        "XRW",
+                        "USA",
+                        "850511",
+                        "HS2017",
+                        300.0,
+                        None,
+                        "baci",
+                        "baci",
+                        1,
+                    )
+                ],
+                schema=dict.fromkeys(FLOW_COLUMNS),
+                orient="row",
+            ).cast({"year": pl.Int16}),
+        )
+    tiers = by_id(flows, {"CHN": 1, "XRW": 9}, 0)
+    (row,) = run(
+        flows,
+        "exposure_product",
+        **ONLY_2022,
+        all_hs=False,
+        hs=["850511"],
+        importer="USA",
+        tier_codes=tiers,
+        n_ids=len(tiers),
+    )
+    # XRW's 300 is in v (500) and residual_v, not in Σv², n or the top supplier
+    assert (row["v"], row["residual_v"], row["v2"], row["n"]) == (
+        500.0,
+        300.0,
+        15000.0,
+        3,
+    )
+    assert (row["top_supplier"], row["top_v"]) == ("CHN", 100.0)
 
 
 def test_exposure_bloc__members_summed_per_supplier(flows: Store) -> None:
@@ -132,7 +178,7 @@ def test_exposure_bloc__members_summed_per_supplier(flows: Store) -> None:
     assert row == {
         "year": 2022, "importer": "nato", "hs6": "850511", "v": 180.0,
         "v2": 130.0**2 + 50.0**2, "n": 2, "top_supplier": "CHN", "top_v": 130.0,
-        "concern_v": 130.0, "ally_v": 50.0, "partner_v": 0.0,
+        "concern_v": 130.0, "ally_v": 50.0, "partner_v": 0.0, "residual_v": 0.0,
     }  # fmt: skip
     (row,) = run(flows, "exposure_bloc", **params, include_intra=True)
     assert (row["v"], row["v2"], row["n"]) == (230.0, 130.0**2 + 2 * 50.0**2, 3)
@@ -178,11 +224,12 @@ def test_world_concentration__every_exporter(flows: Store) -> None:
     )
     assert key(got, "hs6") == [
         {"year": 2022, "hs6": "811292", "world_exports_usd": 20.0, "v2": 400.0,
-         "n_exporters": 1, "top_exporter": "KOR", "top_v": 20.0, "concern_v": 0.0},
+         "n_exporters": 1, "top_exporter": "KOR", "top_v": 20.0, "concern_v": 0.0,
+         "residual_v": 0.0},
         # CHN 130, DEU 50, JPN 50
         {"year": 2022, "hs6": "850511", "world_exports_usd": 230.0,
          "v2": 130.0**2 + 2 * 50.0**2, "n_exporters": 3, "top_exporter": "CHN",
-         "top_v": 130.0, "concern_v": 130.0},
+         "top_v": 130.0, "concern_v": 130.0, "residual_v": 0.0},
     ]  # fmt: skip
 
 
@@ -203,9 +250,7 @@ def test_simulate_flows__every_bilateral_flow_once(flows: Store) -> None:
     ]  # fmt: skip
 
 
-def test_production_concentration__listed_other_withheld_and_world(
-    flows: Store,
-) -> None:
+def _production(store: Store) -> None:
     rows = [
         ("CHN", 60.0, "country", None),
         ("AUS", 30.0, "country", None),
@@ -214,19 +259,88 @@ def test_production_concentration__listed_other_withheld_and_world(
         ("WLD", 105.0, "world_total", None),
     ]
     for country, q, kind, status in rows:
-        flows.execute(
+        store.execute(
             "INSERT INTO production VALUES (2023, $c, 'gallium', 'refinery', $q, 't', "
             "'usgs', 'MCS2024', NULL, false, $s, $k, 1)",
             {"c": country, "q": q, "s": status, "k": kind},
         )
+
+
+def test_production_concentration__listed_other_withheld_and_world(
+    flows: Store,
+) -> None:
+    _production(flows)
+    flows.execute(
+        "CREATE TEMP TABLE _production_concern AS "
+        "SELECT 2023::SMALLINT AS year, 'CHN' AS iso3"
+    )
     (row,) = run(flows, "production_concentration")
     assert row == {
         "edition": "MCS2024", "commodity": "gallium", "stage": "refinery",
         "year": 2023, "series": None, "unit": "t",
-        "listed_total": 100.0,  # 60 + 30 + 10: the world total is beside it
-        "q2": 60.0**2 + 30.0**2 + 10.0**2, "china": 60.0, "top_country": "CHN",
-        "top_quantity": 60.0, "n_producers": 3, "n_withheld": 1, "world_total": 105.0,
+        "listed_total": 100.0,  # 60 + 30 + 10 (XOT): the world total is beside it
+        "q2": 60.0**2 + 30.0**2,  # named producers only
+        "other_q": 10.0, "concern_q": 60.0, "top_country": "CHN",
+        "top_quantity": 60.0, "n_producers": 2, "n_withheld": 1, "world_total": 105.0,
     }  # fmt: skip
+
+
+def test_production_by_country__shares_of_the_listed_sum(flows: Store) -> None:
+    _production(flows)
+    got = run(
+        flows,
+        "production_by_country",
+        commodity="gallium",
+        stage="refinery",
+        edition="MCS2024",
+    )
+    assert got == [
+        {"year": 2023, "country": "CHN", "quantity": 60.0, "unit": "t", "share": 0.6, "is_estimate": False},
+        {"year": 2023, "country": "AUS", "quantity": 30.0, "unit": "t", "share": 0.3, "is_estimate": False},
+        {"year": 2023, "country": "XOT", "quantity": 10.0, "unit": "t", "share": 0.1, "is_estimate": False},
+        {"year": 2023, "country": "USA", "quantity": None, "unit": "t", "share": None, "is_estimate": False},
+    ]  # fmt: skip
+
+
+def test_crma_production__one_year_as_stored(flows: Store) -> None:
+    _production(flows)
+    got = run(flows, "crma_production", year=2023)
+    assert [(r["country"], r["kind"], r["quantity"]) for r in got] == [
+        ("AUS", "country", 30.0),
+        ("CHN", "country", 60.0),
+        ("USA", "country", None),
+        ("WLD", "world_total", 105.0),
+        ("XOT", "other", 10.0),
+    ]
+    assert run(flows, "crma_production", year=2022) == []
+
+
+def test_crma_trade__extra_bloc_imports_and_exports(flows: Store) -> None:
+    flows.execute(
+        "CREATE TEMP TABLE _crma_members AS SELECT * FROM (VALUES "
+        "(2022::SMALLINT, 'DEU'), (2022::SMALLINT, 'FRA')) AS t(year, iso3)"
+    )
+    got = run(flows, "crma_trade", **ONLY_2022, hs=["850511"])
+    # DEU imports CHN's 30 (no tonnes); DEU exports 50 to the USA (no tonnes)
+    assert key(got, "direction") == [
+        {"year": 2022, "hs6": "850511", "direction": "export", "partner": "USA",
+         "value_usd": 50.0, "quantity_t": None, "n_rows": 1, "n_missing_t": 1},
+        {"year": 2022, "hs6": "850511", "direction": "import", "partner": "CHN",
+         "value_usd": 30.0, "quantity_t": None, "n_rows": 1, "n_missing_t": 1},
+    ]  # fmt: skip
+
+
+def test_suppliers__one_importer_product_year_and_source(flows: Store) -> None:
+    got = run(
+        flows, "suppliers", importer="USA", hs6="850511", year=2022, source="baci"
+    )
+    # every baci load of 2022 counts here (the query reads trade_flows as stored):
+    # CHN 100 + 1000 (load 3), DEU 50, JPN 50 -> 1200
+    assert got == [
+        {"exporter": "CHN", "value_usd": 1100.0, "share": 1100 / 1200, "quantity_t": 10.0},
+        {"exporter": "DEU", "value_usd": 50.0, "share": 50 / 1200, "quantity_t": None},
+        {"exporter": "JPN", "value_usd": 50.0, "share": 50 / 1200, "quantity_t": 5.0},
+    ]  # fmt: skip
 
 
 def test_the_row_filter_is_written_once() -> None:

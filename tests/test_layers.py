@@ -23,7 +23,6 @@ LAYERS: dict[str, int] = {
     "friendshore.report": 7,
     "friendshore.export": 6,
     "friendshore.engines": 5,
-    "friendshore.scenarios": 5,
     "friendshore.selection": 4,
     "friendshore.sources": 3,
     "friendshore.store": 2,

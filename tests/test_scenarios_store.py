@@ -16,7 +16,8 @@ from friendshore.engines.scenarios.simulate import simulate
 from friendshore.errors import ParameterError
 from friendshore.reference.industries import load_industries
 from friendshore.reference.registry import load_registry
-from friendshore.store import Store, insert_flows
+from friendshore.store import Store
+from friendshore.store.writes import Writer
 
 from .test_scenarios_solver import _reference
 
@@ -54,18 +55,15 @@ def build_store(path: Path, rows: list[tuple], source: str = "baci") -> None:
         }
     )
 
-    def insert(con, load_id):  # type: ignore[no-untyped-def]
-        con.register("_rows", table)
-        con.execute(
-            """CREATE TEMP TABLE _flows_in AS
-               SELECT $y AS year, exporter, importer, hs6, 'HS2017' AS hs_revision,
-                      value_usd, quantity_t, $src AS source, $src AS basis,
-                      $id AS load_id FROM _rows""",
-            {"y": Y, "src": source, "id": load_id},
-        ).fetchall()
-        con.unregister("_rows")
-        insert_flows(con)
-        con.execute("DROP TABLE _flows_in").fetchall()
+    def insert(w: Writer, load_id: int) -> tuple[int, tuple[int, ...]]:
+        w.flow_rows(
+            pl.from_arrow(table).with_columns(  # type: ignore[union-attr]
+                year=pl.lit(Y, pl.Int16),
+                hs_revision=pl.lit("HS2017"),
+                basis=pl.lit(source),
+            ),
+            source=source,
+        )
         return len(rows), (Y,)
 
     digest = hashlib.sha256(repr(rows).encode()).hexdigest()

@@ -401,8 +401,11 @@ def exporter_table(
     e1 = pl.col("eps") + 1.0
     cap = pl.col("capacity_usd")
     # ∫_1^p min(X0 q^ε, K) dq: the uncapped part up to the kink, then K per unit.
-    kink = pl.when(pl.col("eps") > 0).then((cap / x0).pow(1.0 / pl.col("eps")))
-    kink = kink.otherwise(float("inf"))
+    kink = (
+        pl.when(pl.col("eps") > 0)
+        .then((cap / x0).pow(1.0 / pl.col("eps")))
+        .otherwise(float("inf"))
+    )
     upto = pl.min_horizontal(p, kink)
     ps = x0 * (upto.pow(e1) - 1.0) / e1 + pl.when(p > kink).then(cap * (p - kink))
     ps = ps.fill_null(x0 * (upto.pow(e1) - 1.0) / e1)

@@ -30,7 +30,8 @@ from friendshore.engines.scenarios.coalitions import (
 from friendshore.engines.scenarios.solver import Elasticities, Policy, solve
 from friendshore.errors import ParameterError, UnknownNameError
 from friendshore.reference.registry import load_registry
-from friendshore.store import Store, insert_flows
+from friendshore.store import Store
+from friendshore.store.writes import Writer
 
 from .conftest import run_cli
 
@@ -451,18 +452,16 @@ def _store(path: Path, flows: dict[tuple[str, str, str], float] = FLOWS) -> None
         }
     )
 
-    def insert(con, load_id):  # type: ignore[no-untyped-def]
-        con.register("_rows", table)
-        con.execute(
-            """CREATE TEMP TABLE _flows_in AS
-               SELECT 2022 AS year, exporter, importer, hs6, 'HS2017' AS hs_revision,
-                      value_usd, NULL::DOUBLE AS quantity_t, 'baci' AS source,
-                      'baci' AS basis, $id AS load_id FROM _rows""",
-            {"id": load_id},
-        ).fetchall()
-        con.unregister("_rows")
-        insert_flows(con)
-        con.execute("DROP TABLE _flows_in").fetchall()
+    def insert(w: Writer, load_id: int) -> tuple[int, tuple[int, ...]]:
+        w.flow_rows(
+            pl.from_arrow(table).with_columns(  # type: ignore[union-attr]
+                year=pl.lit(2022, pl.Int16),
+                hs_revision=pl.lit("HS2017"),
+                quantity_t=pl.lit(None, pl.Float64),
+                basis=pl.lit("baci"),
+            ),
+            source="baci",
+        )
         return len(flows), (2022,)
 
     with Store(path) as store:

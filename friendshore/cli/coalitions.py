@@ -124,12 +124,12 @@ def _settings(
     if policy is PolicyName.tariff and tariff <= 0:
         raise ParameterError("--policy tariff needs --tariff above 0, e.g. 0.25")
     return lib.Settings(
-        policy=policy.value,  # type: ignore[arg-type]
+        policy=policy.value,
         tariff=tariff,
         max_concern_share=max_concern_share,
         elasticities=Elasticities(substitution, demand, supply),
         capacity_expansion=capacity_expansion,
-        eligible=eligible.value,  # type: ignore[arg-type]
+        eligible=eligible.value,
     )
 
 

@@ -189,6 +189,10 @@ class Registry:
         except KeyError:
             raise UnknownNameError("group", name, self.group_names()) from None
 
+    def concern_groups(self) -> list[str]:
+        """Names of the groups of countries of concern."""
+        return sorted(n for n, g in self.groups.items() if g.is_concern)
+
     def members(self, group: str, year: int) -> list[str]:
         """ISO3 codes of ``group``'s members as of 31 December ``year``, sorted.
 

@@ -533,26 +533,28 @@ def _solve(markets: Markets, policy: Policy, s: Settings) -> Solution:
 
 # -- the league table ------------------------------------------------------------------
 
-LEAGUE_SCHEMA = {
-    "rank": pl.Int32,
-    "coalition": pl.String,
-    "members": pl.List(pl.String),
-    "n_members": pl.Int32,
-    "import_value_usd": pl.Float64,
-    "concern_share": pl.Float64,
-    "scenario_concern_share": pl.Float64,
-    "import_price_change_pct": pl.Float64,
-    "import_quantity_change_pct": pl.Float64,
-    "consumer_surplus_change_usd": pl.Float64,
-    "concern_export_value_change_pct": pl.Float64,
-    "diverted_share": pl.Float64,
-    "cut_off_usd": pl.Float64,
-    "supplied_price_change_pct": pl.Float64,
-    "year": pl.Int16,
-    "concern": pl.String,
-    "policy": pl.String,
-    "eligible": pl.String,
-}
+LEAGUE_SCHEMA = pl.Schema(
+    {
+        "rank": pl.Int32(),
+        "coalition": pl.String(),
+        "members": pl.List(pl.String),
+        "n_members": pl.Int32(),
+        "import_value_usd": pl.Float64(),
+        "concern_share": pl.Float64(),
+        "scenario_concern_share": pl.Float64(),
+        "import_price_change_pct": pl.Float64(),
+        "import_quantity_change_pct": pl.Float64(),
+        "consumer_surplus_change_usd": pl.Float64(),
+        "concern_export_value_change_pct": pl.Float64(),
+        "diverted_share": pl.Float64(),
+        "cut_off_usd": pl.Float64(),
+        "supplied_price_change_pct": pl.Float64(),
+        "year": pl.Int16(),
+        "concern": pl.String(),
+        "policy": pl.String(),
+        "eligible": pl.String(),
+    }
+)
 
 
 def league_table(
@@ -650,27 +652,29 @@ def _policy_label(s: Settings) -> str:
 
 # -- partner suggestions -----------------------------------------------------------------
 
-PARTNER_SCHEMA = {
-    "rank": pl.Int32,
-    "candidate": pl.String,
-    "coalition": pl.String,
-    "import_price_change_pct": pl.Float64,
-    "price_change_reduction_pp": pl.Float64,
-    "coalition_price_change_pct": pl.Float64,
-    "consumer_surplus_change_usd": pl.Float64,
-    "concern_export_value_change_pct": pl.Float64,
-    "diverted_share": pl.Float64,
-    "candidate_import_value_usd": pl.Float64,
-    "candidate_concern_share": pl.Float64,
-    "candidate_price_change_pct": pl.Float64,
-    "candidate_price_change_outside_pct": pl.Float64,
-    "candidate_consumer_surplus_change_usd": pl.Float64,
-    "skipped": pl.String,
-    "year": pl.Int16,
-    "concern": pl.String,
-    "policy": pl.String,
-    "eligible": pl.String,
-}
+PARTNER_SCHEMA = pl.Schema(
+    {
+        "rank": pl.Int32(),
+        "candidate": pl.String(),
+        "coalition": pl.String(),
+        "import_price_change_pct": pl.Float64(),
+        "price_change_reduction_pp": pl.Float64(),
+        "coalition_price_change_pct": pl.Float64(),
+        "consumer_surplus_change_usd": pl.Float64(),
+        "concern_export_value_change_pct": pl.Float64(),
+        "diverted_share": pl.Float64(),
+        "candidate_import_value_usd": pl.Float64(),
+        "candidate_concern_share": pl.Float64(),
+        "candidate_price_change_pct": pl.Float64(),
+        "candidate_price_change_outside_pct": pl.Float64(),
+        "candidate_consumer_surplus_change_usd": pl.Float64(),
+        "skipped": pl.String(),
+        "year": pl.Int16(),
+        "concern": pl.String(),
+        "policy": pl.String(),
+        "eligible": pl.String(),
+    }
+)
 
 
 def partner_table(

@@ -233,6 +233,29 @@ def test_world_concentration__every_exporter(flows: Store) -> None:
     ]  # fmt: skip
 
 
+def test_trend_product__two_years_side_by_side(flows: Store) -> None:
+    one_year = by_id(flows, {"CHN": 1}, 0)
+    got = run(
+        flows,
+        "trend_product",
+        **BOTH_YEARS,
+        year_from=2021,
+        year_to=2022,
+        importer="USA",
+        **EVERY_SIX_DIGIT,
+        tier_codes=one_year + one_year,  # 2021's block, then 2022's
+        n_ids=len(one_year),
+    )
+    assert got == [  # ordered by importer, then hs6 as text sorts
+        {"importer": "USA", "hs6": "811292", "v_from": None, "v2_from": None,
+         "concern_v_from": None, "v_to": 20.0, "v2_to": 400.0, "concern_v_to": 0.0},
+        # 2021: CHN 70 (load 2); 2022: CHN 100, DEU 50, JPN 50 (load 1 only)
+        {"importer": "USA", "hs6": "850511", "v_from": 70.0, "v2_from": 4900.0,
+         "concern_v_from": 70.0, "v_to": 200.0, "v2_to": 15000.0,
+         "concern_v_to": 100.0},
+    ]  # fmt: skip
+
+
 def test_simulate_flows__every_bilateral_flow_once(flows: Store) -> None:
     got = run(flows, "simulate_flows", **ONLY_2022, **EVERY_SIX_DIGIT)
     # value_q_usd and quantity_t only from rows with tonnes (CHN -> USA, JPN -> USA)

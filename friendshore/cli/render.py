@@ -279,7 +279,8 @@ def _print_table(console: Console, table: Table) -> None:
             width=width,
             soft_wrap=False,
             force_terminal=True,
-            color_system=console.color_system,
+            # the same system this console detected (a name rich reports as str)
+            color_system=console.color_system,  # type: ignore[arg-type]
         ).print(table)
         return
     # A file or a pipe: the table as text, without the cells' trailing padding.
@@ -403,11 +404,11 @@ def emit_many(
     to say more keeps its view).
     """
     given = dict(views or {})
-    views = {
+    found = {
         name: next((v for k, v in given.items() if name.startswith(k)), None)
         for name in tables
     }
-    views = {k: v for k, v in views.items() if v is not None}
+    views = {k: v for k, v in found.items() if v is not None}
     if only is not None:
         if only not in tables:
             from friendshore.errors import UnknownNameError

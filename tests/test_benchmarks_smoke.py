@@ -174,3 +174,17 @@ def test_check_fails_on_a_regression_only() -> None:
     assert check.compare(latest(1.26), base, 0.25)[0]
     assert check.compare(latest(1.0, "wrong answer"), base, 0.25)[0]
     assert check.compare({**latest(1.0), "scale": 0.01}, base, 0.25)[0]
+
+
+def test_every_defined_case_is_in_the_suite() -> None:
+    # Two modules once each assigned CASES; the second silently dropped the
+    # whole-process and panel cases from `make bench`.
+    cases = _bench("cases")
+    defined = {
+        v.name
+        for v in vars(cases).values()
+        if isinstance(v, cases.Case) and not v.name.startswith("_")
+    }
+    defined |= {c.name for c in cases.STARTUP}
+    defined |= {c.name for c in _bench("panel").PANEL_CASES}
+    assert defined <= set(cases.CASES), sorted(defined - set(cases.CASES))

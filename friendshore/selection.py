@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
 
 from friendshore.errors import ParameterError
 from friendshore.reference import countries
-from friendshore.reference.industries import IndustryMap, load_industries
+from friendshore.reference.industries import REVISIONS, IndustryMap, load_industries
 from friendshore.reference.registry import DEFAULT_CONCERN, Registry, load_registry
 from friendshore.store import Store
 from friendshore.store.layout import KEY_BASE
@@ -55,13 +55,18 @@ _LOAD_SCHEMA = {
 
 
 @dataclass(frozen=True)
-class FlowSelection:
-    """The loads chosen per year: ``year, load_id, source, hs_revision, basis, file_name``."""
+class Loads:
+    """The part of a :class:`Selection` that says which loads answer for each year.
+
+    ``loads``: ``year, load_id, source, hs_revision, basis, file_name``;
+    ``complete_years``: the years whose chosen loads are every load of that year
+    (the per-row load filter can then be skipped: it costs ~10 % of the one-pass
+    aggregation). Built by :func:`select_flows`; engines read it through a
+    :class:`Selection`, never on its own.
+    """
 
     loads: pl.DataFrame
-    # True when the chosen loads are every load of the chosen years: the per-row
-    # load filter can then be skipped (it costs ~10 % of the one-pass aggregation).
-    complete: bool = False
+    complete_years: frozenset[int] = frozenset()
 
     @property
     def years(self) -> list[int]:
@@ -72,6 +77,24 @@ class FlowSelection:
     def revisions(self) -> list[str]:
         """HS revisions of the selected rows."""
         return sorted(set(self.loads["hs_revision"].to_list()))
+
+    @property
+    def complete(self) -> bool:
+        """Every load of every selected year is chosen, and the years are
+        contiguous (so ``year BETWEEN`` alone is exact)."""
+        years = self.years
+        return (
+            bool(years)
+            and years == list(range(years[0], years[-1] + 1))
+            and set(years) <= self.complete_years
+        )
+
+    def only(self, years: Sequence[int]) -> Loads:
+        """The same choice restricted to ``years``."""
+        return Loads(
+            self.loads.filter(pl.col("year").is_in([int(y) for y in years])),
+            self.complete_years & {int(y) for y in years},
+        )
 
     def params(self) -> dict[str, Any]:
         """The DuckDB parameters every flow query filters on."""
@@ -176,7 +199,7 @@ def select_flows(
     years: Sequence[int] | None = None,
     *,
     source: str | None = None,
-) -> FlowSelection:
+) -> Loads:
     """Choose the loads that answer for each year (see the module docstring).
 
     Parameters
@@ -228,14 +251,14 @@ def select_flows(
         chosen.append(here)
     picked = pl.concat(chosen).sort("year", "load_id")
     everything = trade_loads(store) if source is not None else all_loads
-    of_years = everything.filter(pl.col("year").is_in(wanted))
-    contiguous = wanted == list(
-        range(wanted[0], wanted[-1] + 1)
-    )  # year BETWEEN is exact
-    complete = contiguous and set(of_years["load_id"].to_list()) == set(
-        picked["load_id"].to_list()
-    )
-    return FlowSelection(picked, complete=complete)
+
+    def pairs(frame: pl.DataFrame, year: int) -> set[int]:
+        return set(frame.filter(pl.col("year") == year)["load_id"].to_list())
+
+    # A year is complete when its chosen loads are all of its loads (compared per
+    # year: a load spanning several years may be chosen in one and not another).
+    complete = frozenset(y for y in wanted if pairs(everything, y) == pairs(picked, y))
+    return Loads(picked, complete_years=complete)
 
 
 def _year_ranges(years: list[int]) -> str:
@@ -361,11 +384,12 @@ class Selection:
     ``loads``: the loads answering for each year; ``importer`` or ``bloc`` (with its
     ``members`` as of each year, ``include_intra``); ``hs``: the products (``None``:
     every six-digit code), ``codes`` an industry's inputs per revision when the
-    products came from an industry; ``tiers``: ``year, iso3, tier`` of the registry
-    as of each year for the ``concern`` group, allies and partners.
+    products came from an industry (or from every industry, ``industry_level``);
+    ``tiers``: ``year, iso3, tier`` of the registry as of each year for the
+    ``concern`` group, allies and partners.
     """
 
-    loads: FlowSelection
+    loads: Loads
     tiers: pl.DataFrame
     concern: str = DEFAULT_CONCERN
     importer: str | None = None
@@ -378,6 +402,7 @@ class Selection:
     source: str | None = None
     registry: Registry | None = None
     industries: IndustryMap | None = None
+    include_broader: bool = False
 
     @property
     def years(self) -> list[int]:
@@ -397,6 +422,20 @@ class Selection:
         """Per year: ``source``, ``hs_revision``, ``basis``, ``vintage``."""
         return self.loads.provenance()
 
+    def only(self, years: Sequence[int]) -> Selection:
+        """The same selection restricted to ``years`` (a panel read a year at a
+        time, the first or last year of a window)."""
+        keep = [int(y) for y in years]
+
+        def of(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+            return None if frame is None else frame.filter(pl.col("year").is_in(keep))
+
+        tiers = of(self.tiers)
+        assert tiers is not None
+        return replace(
+            self, loads=self.loads.only(keep), tiers=tiers, members=of(self.members)
+        )
+
     @classmethod
     def build(
         cls,
@@ -404,10 +443,12 @@ class Selection:
         *,
         year: int | None = None,
         years: Sequence[int] | None = None,
+        window: int | None = None,
         importer: str | None = None,
         bloc: str | None = None,
         hs: Sequence[str] | None = None,
         industry: str | None = None,
+        industry_level: bool = False,
         concern: str = DEFAULT_CONCERN,
         allies: Sequence[str] | None = None,
         partners: Sequence[str] | None = None,
@@ -420,6 +461,11 @@ class Selection:
     ) -> Selection:
         """Check the arguments and resolve them against the store and registry.
 
+        ``window``: the loaded years of the ``window`` years ending in ``year``
+        (default the latest), as the GeoDep flags read them. ``industry_level``
+        with no ``industry``: the products are every industry's inputs (in any
+        revision; each row later counts in the revision its year was loaded in).
+
         Raises
         ------
         ParameterError
@@ -430,21 +476,34 @@ class Selection:
             raise ParameterError("give either an importer or a bloc, not both")
         if hs is not None and industry is not None:
             raise ParameterError("give either HS codes or an industry, not both")
+        if industry_level and hs is not None:
+            raise ParameterError("the industry level takes an industry, not HS codes")
         code = normalise_importer(importer)
         reg = registry or load_registry()
         imap = industries
-        if industry is not None or need_industries:
+        if industry is not None or need_industries or industry_level:
             imap = industries or load_industries()
-        loads = select_flows(store, resolve_years(year, years), source=source)
+        wanted = resolve_years(year, years)
+        if window is not None:
+            if years is not None:
+                raise ParameterError("a window ends in one year, not several years")
+            last = select_flows(store, wanted, source=source).years[-1]
+            present = set(loaded_years(store))
+            wanted = [y for y in range(last - window + 1, last + 1) if y in present]
+        loads = select_flows(store, wanted, source=source)
         yrs = loads.years
         tiers = tiers_frame(reg, yrs, concern=concern, allies=allies, partners=partners)
         members = members_frame(reg, bloc, yrs) if bloc is not None else None
         products = parse_hs(hs)
         codes = None
-        if industry is not None:
+        if industry is not None or industry_level:
             assert imap is not None
+            # One industry: its inputs in the selected revisions; every industry
+            # (the industry level): in any revision, cut to each row's revision
+            # when the rows are rolled up.
+            revisions = loads.revisions if industry is not None else REVISIONS
             codes = industry_codes(
-                imap, industry, loads.revisions, include_broader=include_broader
+                imap, industry, revisions, include_broader=include_broader
             )
             products = sorted(set(codes["hs6"].to_list()))
         return cls(
@@ -461,4 +520,5 @@ class Selection:
             source=source,
             registry=reg,
             industries=imap,
+            include_broader=include_broader,
         )

@@ -20,9 +20,17 @@ from friendshore.engines.exposure import (
     rollup_industries,
 )
 from friendshore.errors import ParameterError, UnknownNameError
-from friendshore.selection import select_flows
+from friendshore.selection import Selection, select_flows
 from friendshore.store import Store
 from friendshore.store import insert_flows as store_insert_flows
+
+
+def rows(
+    store: Store, tiers: pl.DataFrame, years: list[int] | None = None, **kw: object
+) -> Selection:
+    """A Selection built by hand: the store's loads, injected tiers (and members)."""
+    return Selection(loads=select_flows(store, years), tiers=tiers, **kw)  # type: ignore[arg-type]
+
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "exposure"
 BACI_2022 = FIXTURES / "BACI_HS17_Y2022_V202501.csv"
@@ -112,7 +120,7 @@ def test_three_supplier_product_by_hand(store: Store) -> None:
         ],
     )
     tiers = tiers_of(2022, concern=["CHN", "HKG", "MAC"], ally=["JPN"], partner=["DEU"])
-    df = exposure_frame(store, select_flows(store, [2022]), tiers)
+    df = exposure_frame(store, rows(store, tiers, [2022]))
     row = one(df, importer="USA", hs6="850511")
     assert row["import_value_usd"] == 1000.0
     assert row["n_suppliers"] == 3
@@ -146,7 +154,7 @@ def test_residual_areas_count_in_totals_and_nowhere_else(store: Store) -> None:
         ],
     )
     tiers = tiers_of(2022, concern=["CHN", "XRW"], partner=["DEU", "X697"])
-    df = exposure_frame(store, select_flows(store), tiers)
+    df = exposure_frame(store, rows(store, tiers))
     assert df["importer"].to_list() == ["USA"]
     row = one(df, hs6="280530")
     assert (row["n_suppliers"], row["import_value_usd"]) == (2, 1500.0)
@@ -164,7 +172,7 @@ def test_a_product_bought_only_from_residual_areas_has_no_top_supplier(
     store: Store,
 ) -> None:
     insert_flows(store, [(2022, "XRW", "USA", "280530", 100.0)])
-    row = one(exposure_frame(store, select_flows(store), tiers_of(2022)), hs6="280530")
+    row = one(exposure_frame(store, rows(store, tiers_of(2022))), hs6="280530")
     assert (row["n_suppliers"], row["top_supplier"]) == (0, None)
     assert (row["hhi"], row["hhi_max"], row["coverage"]) == (0.0, 1.0, 0.0)
 
@@ -182,9 +190,9 @@ def test_four_digit_codes_only_when_asked(store: Store) -> None:
         source="comtrade",
     )
     tiers = tiers_of(2022, concern=["CHN"])
-    every = exposure_frame(store, select_flows(store), tiers)
+    every = exposure_frame(store, rows(store, tiers))
     assert every["hs6"].to_list() == ["850511"]
-    asked = exposure_frame(store, select_flows(store), tiers, hs=["8505"])
+    asked = exposure_frame(store, rows(store, tiers, hs=("8505",)))
     assert asked["hs6"].to_list() == ["8505"]
     assert asked["import_value_usd"].to_list() == [50.0]
 
@@ -275,7 +283,7 @@ def _exposure(values: dict[str, float], order: list[str], scale: float = 1.0) ->
     s.execute("DELETE FROM flows")
     s.execute("DELETE FROM loads")
     insert_flows(s, [(2022, e, "USA", "850511", values[e] * scale) for e in order])
-    return exposure_frame(s, select_flows(s), TIERS).to_dicts()[0]
+    return exposure_frame(s, rows(s, TIERS)).to_dicts()[0]
 
 
 @settings(max_examples=15, deadline=None)
@@ -346,7 +354,7 @@ def test_bloc_excludes_intra_flows_by_default(store: Store) -> None:
     # HHI = 0.75² + 0.25² = 0.625, 2 suppliers, top CHN 0.75.
     insert_flows(store, BLOC_FLOWS)
     tiers = tiers_of(2022, concern=["CHN"], ally=["USA", "FRA"])
-    df = exposure_frame(store, select_flows(store), tiers, bloc="eu", members=MEMBERS)
+    df = exposure_frame(store, rows(store, tiers, bloc="eu", members=MEMBERS))
     row = one(df, importer="eu")
     assert (row["import_value_usd"], row["n_suppliers"]) == (20.0, 2)
     assert row["prc_share"] == pytest.approx(0.75)
@@ -360,12 +368,7 @@ def test_bloc_with_intra_flows(store: Store) -> None:
     insert_flows(store, BLOC_FLOWS)
     tiers = tiers_of(2022, concern=["CHN"], ally=["USA", "FRA"])
     df = exposure_frame(
-        store,
-        select_flows(store),
-        tiers,
-        bloc="eu",
-        members=MEMBERS,
-        include_intra=True,
+        store, rows(store, tiers, bloc="eu", members=MEMBERS, include_intra=True)
     )
     row = one(df, importer="eu")
     assert (row["import_value_usd"], row["n_suppliers"]) == (50.0, 3)
@@ -386,7 +389,7 @@ def test_bloc_residual_areas_count_in_totals_only(store: Store) -> None:
     ]
     insert_flows(store, flows)
     tiers = tiers_of(2022, concern=["CHN", "XRW"], ally=["USA", "FRA"])
-    df = exposure_frame(store, select_flows(store), tiers, bloc="eu", members=MEMBERS)
+    df = exposure_frame(store, rows(store, tiers, bloc="eu", members=MEMBERS))
     row = one(df, importer="eu")
     assert (row["import_value_usd"], row["n_suppliers"]) == (60.0, 2)
     assert (row["top_supplier"], row["top_supplier_share"]) == ("CHN", 0.25)

@@ -35,9 +35,10 @@ import polars as pl
 
 from friendshore._assets import query_sql
 from friendshore.engines.exposure import residual
+from friendshore.errors import ParameterError
 from friendshore.reference.industries import IndustryMap, load_industries
-from friendshore.reference.registry import Registry, load_registry
-from friendshore.selection import FlowSelection, members_frame, select_flows
+from friendshore.reference.registry import Registry
+from friendshore.selection import Selection
 from friendshore.store import Store
 
 # Art. 5(1)(b): at most 65 % of the Union's consumption from one third country.
@@ -70,6 +71,7 @@ COLUMNS = [
 
 def crma_benchmark(
     store: Store,
+    selection: Selection | None = None,
     *,
     year: int | None = None,
     bloc: str = "eu",
@@ -83,6 +85,9 @@ def crma_benchmark(
 
     Parameters
     ----------
+    selection
+        The rows (:class:`friendshore.selection.Selection` of one year and a bloc);
+        or ``year``, ``bloc``, ``source``, from which one is built.
     year
         The year (default: the latest with trade flows).
     bloc
@@ -108,12 +113,20 @@ def crma_benchmark(
     --------
     >>> crma_benchmark(store, year=2023, commodity="magnesium metal")  # doctest: +SKIP
     """
-    registry = registry or load_registry()
-    industries = industries or load_industries()
-    selection = select_flows(store, None if year is None else [year], source=source)
-    year = selection.years[-1]
-    codes = _material_codes(industries, selection.revisions)
-    production = _bloc_production(store, registry, bloc, year)
+    sel = selection or Selection.build(
+        store,
+        year=year,
+        bloc=bloc,
+        registry=registry,
+        industries=industries,
+        source=source,
+        need_industries=True,
+    )
+    if sel.bloc is None or sel.members is None or len(sel.years) != 1:
+        raise ParameterError("the CRMA benchmark reads one bloc in one year")
+    year, bloc = sel.years[-1], sel.bloc
+    codes = _material_codes(sel.industries or load_industries(), sel.revisions)
+    production = _bloc_production(store, sel.members["iso3"].to_list(), year)
     if commodity is not None:
         production = production.filter(pl.col("commodity") == commodity.strip().lower())
     pairs = codes.join(
@@ -121,7 +134,7 @@ def crma_benchmark(
     ).rename({"usgs_stage": "stage"})
     if pairs.height == 0:
         return pl.DataFrame(schema=_schema())
-    trade = _bloc_trade(store, selection, registry, bloc, year, pairs)
+    trade = _bloc_trade(store, sel, pairs)
     groups = (
         pairs.group_by(
             "material", "commodity", "stage", "edition", "production_t", "note"
@@ -168,11 +181,8 @@ def _material_codes(industries: IndustryMap, revisions: Sequence[str]) -> pl.Dat
     )
 
 
-def _bloc_production(
-    store: Store, registry: Registry, bloc: str, year: int
-) -> pl.DataFrame:
+def _bloc_production(store: Store, members: list[str], year: int) -> pl.DataFrame:
     """Members' production per (commodity, stage), latest edition, in tonnes."""
-    members = registry.members(bloc, year)
     raw = store.pl(query_sql("crma_production"), {"year": year})
     latest = raw.group_by("commodity", "stage").agg(pl.col("edition").max())
     raw = raw.join(latest, on=["commodity", "stage", "edition"])
@@ -203,19 +213,12 @@ def _bloc_production(
     )
 
 
-def _bloc_trade(
-    store: Store,
-    selection: FlowSelection,
-    registry: Registry,
-    bloc: str,
-    year: int,
-    pairs: pl.DataFrame,
-) -> pl.DataFrame:
-    members = members_frame(registry, bloc, [year])
-    store.register("_crma_members", members)
+def _bloc_trade(store: Store, sel: Selection, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The bloc's extra-bloc trade (both directions) of the pairs' codes."""
+    store.register("_crma_members", sel.members)
     try:
-        params = selection.params() | {"hs": sorted(set(pairs["hs6"]))}
-        return store.pl(query_sql("crma_trade"), params).filter(pl.col("year") == year)
+        params = sel.loads.params() | {"hs": sorted(set(pairs["hs6"]))}
+        return store.pl(query_sql("crma_trade"), params)
     finally:
         store.unregister("_crma_members")
 

@@ -44,16 +44,9 @@ import polars as pl
 from friendshore._assets import query_sql
 from friendshore.errors import ParameterError
 from friendshore.reference import countries
-from friendshore.reference.industries import REVISIONS, IndustryMap, load_industries
+from friendshore.reference.industries import IndustryMap, load_industries
 from friendshore.reference.registry import DEFAULT_CONCERN, Registry
-from friendshore.selection import (
-    FlowSelection,
-    Selection,
-    hs_params,
-    industry_codes,
-    resolve_years,
-    select_flows,
-)
+from friendshore.selection import Selection, industry_codes
 from friendshore.store import Store
 
 TIER_CODES = {"concern": 1, "ally": 2, "partner": 3}
@@ -172,35 +165,15 @@ def tier_lookup(
     return {"tier_codes": codes.to_list(), "n_ids": n_ids}
 
 
-def exposure_frame(
-    store: Store,
-    selection: FlowSelection,
-    tiers: pl.DataFrame,
-    *,
-    importer: str | None = None,
-    bloc: str | None = None,
-    members: pl.DataFrame | None = None,
-    include_intra: bool = False,
-    hs: Sequence[str] | None = None,
-) -> pl.DataFrame:
-    """Product-level exposure from the store, with injected tiers and members.
+def exposure_frame(store: Store, sel: Selection) -> pl.DataFrame:
+    """Product-level exposure of the selected rows.
 
-    Parameters
-    ----------
-    store
-        The store.
-    selection
-        Which loads answer for each year (:func:`select_flows`).
-    tiers
-        ``year, iso3, tier`` (concern | ally | partner); absent countries are other.
-    importer
-        One importer (ISO3); ``None`` with no ``bloc`` means every importer.
-    bloc, members
-        A bloc name and its members ``year, iso3`` (as of each year): the members'
-        imports are summed per supplier, flows from members excluded unless
-        ``include_intra``.
-    hs
-        Product codes to keep; ``None`` keeps every six-digit code.
+    ``sel`` carries everything (tests build one by hand with injected tiers and
+    members): the loads per year, ``tiers`` (``year, iso3, tier``; absent
+    countries are other), one importer (``None`` with no bloc: every importer) or
+    a bloc and its ``members`` (as of each year: the members' imports are summed
+    per supplier, flows from members excluded unless ``include_intra``), and the
+    products (``None``: every six-digit code).
 
     Returns
     -------
@@ -208,21 +181,23 @@ def exposure_frame(
         :data:`PRODUCT_COLUMNS` except ``concern`` and provenance, sorted by
         ``year, importer, hs6``.
     """
-    params = selection.params() | hs_params(hs)
-    if bloc is None:
-        lookup = tier_lookup(store, tiers, params["year_min"], params["year_max"])
+    params = sel.params()
+    if sel.bloc is None:
+        lookup = tier_lookup(store, sel.tiers, params["year_min"], params["year_max"])
         raw = store.pl(
-            query_sql("exposure_product"), params | lookup | {"importer": importer}
+            query_sql("exposure_product"), params | lookup | {"importer": sel.importer}
         )
         return ratios(raw)
-    if members is None:
-        raise ParameterError(f"bloc {bloc!r} needs its members")
-    store.register(TIERS_TABLE, bloc_tiers(store, tiers, selection.years))
-    store.register(MEMBERS_TABLE, members.with_columns(pl.col("year").cast(pl.Int16)))
+    if sel.members is None:
+        raise ParameterError(f"bloc {sel.bloc!r} needs its members")
+    store.register(TIERS_TABLE, bloc_tiers(store, sel.tiers, sel.years))
+    store.register(
+        MEMBERS_TABLE, sel.members.with_columns(pl.col("year").cast(pl.Int16))
+    )
     try:
         raw = store.pl(
             query_sql("exposure_bloc"),
-            params | {"bloc": bloc, "include_intra": include_intra},
+            params | {"bloc": sel.bloc, "include_intra": sel.include_intra},
         )
     finally:
         store.unregister(MEMBERS_TABLE)
@@ -289,12 +264,10 @@ def ratios(raw: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
-def with_provenance(
-    df: pl.DataFrame, selection: FlowSelection, concern: str
-) -> pl.DataFrame:
-    """Add ``concern`` and the per-year provenance columns."""
-    prov = selection.provenance().with_columns(pl.col("year").cast(pl.Int16))
-    out = df.with_columns(pl.lit(concern).alias("concern"))
+def with_provenance(df: pl.DataFrame, sel: Selection) -> pl.DataFrame:
+    """Add ``concern`` and the per-year provenance columns of the selection."""
+    prov = sel.provenance().with_columns(pl.col("year").cast(pl.Int16))
+    out = df.with_columns(pl.lit(sel.concern).alias("concern"))
     if prov.height == 1:  # one year: constants, no join over the (large) result
         out = out.with_columns(
             pl.lit(v).alias(k)
@@ -485,37 +458,20 @@ def product_exposure(
         need_industries=lookthrough,
         include_broader=include_broader,
     )
-    df = exposure_frame(
-        store,
-        sel.loads,
-        sel.tiers,
-        importer=sel.importer,
-        bloc=sel.bloc,
-        members=sel.members,
-        include_intra=sel.include_intra,
-        hs=sel.hs,
-    )
+    df = exposure_frame(store, sel)
     if lookthrough:
         from friendshore.engines.lookthrough import add_lookthrough
 
-        imap = sel.industries or industries or load_industries()
+        imap = sel.industries or load_industries()
         upstream = pl.concat(
             [
-                imap.upstream(rev, include_broader=include_broader)
+                imap.upstream(rev, include_broader=sel.include_broader)
                 for rev in sel.revisions
             ]
         ).unique()
-        df = add_lookthrough(
-            store,
-            df,
-            sel.loads,
-            sel.tiers,
-            upstream,
-            members=sel.members,
-            include_intra=sel.include_intra,
-        )
-    out = with_provenance(df, sel.loads, sel.concern)
-    if sel.codes is not None:
+        df = add_lookthrough(store, df, sel, upstream)
+    out = with_provenance(df, sel)
+    if sel.industry is not None and sel.codes is not None:
         # Each year keeps only the codes of the revision it was loaded in.
         out = (
             _in_revision(out, sel.codes)
@@ -526,21 +482,17 @@ def product_exposure(
 
 
 def industry_exposure(
-    store: Store,
-    *,
-    industry: str | None = None,
-    registry: Registry | None = None,
-    industries: IndustryMap | None = None,
-    **kwargs: Any,
+    store: Store, selection: Selection | None = None, **kwargs: Any
 ) -> pl.DataFrame:
     """Exposure per (year, importer or bloc, industry): product rows rolled up.
 
-    Takes the keyword arguments of :func:`product_exposure` (except ``hs``);
-    ``industry=None`` gives every industry of the map. Each share and ``hhi`` is
-    the import-value-weighted mean over the industry's HS6 inputs in the revision
-    each year was loaded in (:func:`rollup_industries`). ``left_out_hs6`` names
-    the codes left out as broader than the industry's inputs in that revision
-    (``include_broader=True`` counts them).
+    ``selection`` (built with ``industry_level=True``), or the keyword arguments of
+    :func:`product_exposure` except ``hs``; no ``industry`` gives every industry of
+    the map. Each share and ``hhi`` is the import-value-weighted mean over the
+    industry's HS6 inputs in the revision each year was loaded in
+    (:func:`rollup_industries`). ``left_out_hs6`` names the codes left out as
+    broader than the industry's inputs in that revision (``include_broader=True``
+    counts them).
 
     Examples
     --------
@@ -548,16 +500,11 @@ def industry_exposure(
     """
     if kwargs.get("hs") is not None:
         raise ParameterError("the industry level takes an industry, not HS codes")
-    industries = industries or load_industries()
-    broader = bool(kwargs.get("include_broader"))
-    if industry is None:
-        # Every industry: only their inputs (in any revision) need product rows;
-        # the roll-up keeps those of the revision each year was loaded in.
-        codes = industry_codes(industries, None, REVISIONS, include_broader=broader)
-        kwargs["hs"] = sorted(set(codes["hs6"].to_list()))
-    products = product_exposure(
-        store, industry=industry, registry=registry, industries=industries, **kwargs
-    )
+    lookthrough = bool(kwargs.pop("lookthrough", False))
+    sel = selection or Selection.build(store, industry_level=True, **kwargs)
+    industries = sel.industries or load_industries()
+    industry, broader = sel.industry, sel.include_broader
+    products = product_exposure(store, sel, lookthrough=lookthrough)
     revisions = sorted(
         {r for v in products["hs_revision"].unique().to_list() for r in v.split("+")}
     ) or ["HS2017"]
@@ -595,18 +542,20 @@ def industry_exposure(
 
 def exposure_by_year(
     store: Store,
+    selection: Selection | None = None,
     *,
-    years: Sequence[int] | None = None,
     level: str = "product",
+    lookthrough: bool = False,
     **kwargs: Any,
 ) -> Iterator[pl.DataFrame]:
     """The exposure of each year in turn, ascending: a panel in one year's memory.
 
     The same rows, in the same order, as one :func:`product_exposure` (or, with
-    ``level="industry"``, :func:`industry_exposure`) call over all ``years``, but
-    each year's frame can be written and dropped before the next is computed, so
-    a 30-year panel needs the memory of one year, not thirty. Every year is
-    checked before the first is computed (a year not loaded fails at once).
+    ``level="industry"``, :func:`industry_exposure`) call over the selection's
+    years, but each year's frame can be written and dropped before the next is
+    computed, so a 30-year panel needs the memory of one year, not thirty. The
+    selection (or the keyword arguments of :func:`product_exposure`) is resolved
+    before the first year is computed (a year not loaded fails at once).
 
     Examples
     --------
@@ -618,9 +567,28 @@ def exposure_by_year(
     kwargs.pop("year", None)
     if level not in ("product", "industry"):
         raise ParameterError(f"level {level!r}: expected 'product' or 'industry'")
-    fn = industry_exposure if level == "industry" else product_exposure
-    chosen = select_flows(
-        store, resolve_years(None, years), source=kwargs.get("source")
-    ).years
-    for y in chosen:
-        yield fn(store, year=y, **kwargs)
+    sel = selection or Selection.build(
+        store, industry_level=level == "industry", need_industries=lookthrough, **kwargs
+    )
+    for y in sel.years:
+        one = sel.only([y])
+        if level == "industry":
+            yield industry_exposure(store, one, lookthrough=lookthrough)
+        else:
+            yield product_exposure(store, one, lookthrough=lookthrough)
+
+
+def top_exposed(df: pl.DataFrame, top: int | None) -> pl.DataFrame:
+    """The ``top`` rows by concern-supplied value (``import_value_usd × prc_share``),
+    ties in key order; all rows, in the library's key order, when ``top`` is None.
+
+    Product and industry rows come sorted by their keys; sorting an all-importer
+    year again cost ~0.75 s of a 4 s command (issue 17), so no sort without ``top``.
+    """
+    if top is None:
+        return df
+    keys = ["year", "importer", "industry" if "industry" in df.columns else "hs6"]
+    concern_v = pl.col("import_value_usd") * pl.col("prc_share")
+    return df.sort(concern_v, *keys, descending=[True, *([False] * len(keys))]).head(
+        top
+    )

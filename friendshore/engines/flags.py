@@ -39,7 +39,7 @@ from friendshore.engines.exposure import MEMBERS_TABLE, product_exposure
 from friendshore.errors import ParameterError
 from friendshore.reference.industries import IndustryMap
 from friendshore.reference.registry import DEFAULT_CONCERN, Registry
-from friendshore.selection import Selection, loaded_years, select_flows
+from friendshore.selection import Selection
 from friendshore.store import Store
 
 # CEPII GeoDep cut-offs: HHI 0.4 (import and world-export), imports/exports 1,
@@ -120,8 +120,20 @@ def geodep_years(
     )
 
 
+def check_thresholds(window: int, min_years: int, min_coverage: float) -> None:
+    """Raise a ParameterError unless 1 ≤ min_years ≤ window and 0 ≤ min_coverage ≤ 1
+    (before a window of years is selected)."""
+    if not 0.0 <= min_coverage <= 1.0:
+        raise ParameterError(f"min_coverage must be within 0–1, got {min_coverage}")
+    if window < 1 or not 1 <= min_years <= window:
+        raise ParameterError(
+            f"need 1 ≤ min_years ≤ window, got min_years={min_years}, window={window}"
+        )
+
+
 def dependency_flags(
     store: Store,
+    selection: Selection | None = None,
     *,
     year: int | None = None,
     importer: str | None = None,
@@ -145,6 +157,9 @@ def dependency_flags(
 
     Parameters
     ----------
+    selection
+        The rows: the window's loaded years, importer or bloc, products
+        (:meth:`Selection.build` with ``window``); or the arguments below.
     year
         The last year of the GeoDep window (default: the latest loaded).
     import_hhi, world_hhi, ratio, window, min_years
@@ -172,21 +187,12 @@ def dependency_flags(
     --------
     >>> dependency_flags(store, importer="USA", industry="batteries")  # doctest: +SKIP
     """
-    if not 0.0 <= min_coverage <= 1.0:
-        raise ParameterError(f"min_coverage must be within 0–1, got {min_coverage}")
-    if window < 1 or not 1 <= min_years <= window:
-        raise ParameterError(
-            f"need 1 ≤ min_years ≤ window, got min_years={min_years}, window={window}"
-        )
-    last = select_flows(store, None if year is None else [year], source=source).years[
-        -1
-    ]
-    present = set(loaded_years(store))
-    years = [y for y in range(last - window + 1, last + 1) if y in present]
+    check_thresholds(window, min_years, min_coverage)
     # The rows, decided once for the whole window: every engine below reads them.
-    sel = Selection.build(
+    sel = selection or Selection.build(
         store,
-        years=years,
+        year=year,
+        window=window,
         importer=importer,
         bloc=bloc,
         hs=hs,
@@ -197,6 +203,8 @@ def dependency_flags(
         industries=industries,
         source=source,
     )
+    years = sel.years
+    last = years[-1]
     imports = product_exposure(store, sel)
     # World supply and the importers' exports of the products they import.
     traded = replace(sel, hs=tuple(sorted(set(imports["hs6"].to_list()))))

@@ -38,7 +38,7 @@ import polars as pl
 
 from friendshore._assets import query_sql
 from friendshore.engines.exposure import residual
-from friendshore.selection import FlowSelection
+from friendshore.selection import Selection
 from friendshore.store import Store
 
 _KEYS = ["year", "importer", "hs6"]
@@ -221,20 +221,16 @@ def bloc_suppliers(
 
 
 def add_lookthrough(
-    store: Store,
-    df: pl.DataFrame,
-    selection: FlowSelection,
-    tiers: pl.DataFrame,
-    upstream: pl.DataFrame,
-    *,
-    members: pl.DataFrame | None = None,
-    include_intra: bool = False,
+    store: Store, df: pl.DataFrame, sel: Selection, upstream: pl.DataFrame
 ) -> pl.DataFrame:
     """Add ``lookthrough_prc_share`` and ``lookthrough_coverage`` to product rows.
 
-    ``df`` holds product rows (``year, importer, hs6, prc_share``…) for one bloc
-    (``members`` given; ``importer`` is the bloc's name) or for countries.
+    ``df`` holds product rows (``year, importer, hs6, prc_share``…) of the
+    selection ``sel``: one bloc (its ``members``; ``importer`` is the bloc's name)
+    or countries. The upstream suppliers are read in the selection's loads and
+    tiers, every importer's (their own imports are what is looked through).
     """
+    tiers, members, include_intra = sel.tiers, sel.members, sel.include_intra
     targets = set(df["hs6"].unique().to_list()) & set(upstream["hs6"].to_list())
     out_cols = [*df.columns, "lookthrough_prc_share", "lookthrough_coverage"]
     if not targets:
@@ -246,7 +242,7 @@ def add_lookthrough(
     # A residual area (XRW, X + code) is no importer: it has no "own imports" to
     # look through, so its supply stays uncovered (it lowers the coverage).
     suppliers = store.pl(
-        query_sql("exposure_suppliers"), selection.params() | {"hs": codes}
+        query_sql("exposure_suppliers"), sel.loads.params() | {"hs": codes}
     ).filter(~residual("importer"))
     concern = tiers.filter((pl.col("tier") == "concern") & ~residual("iso3")).select(
         "year", "iso3"

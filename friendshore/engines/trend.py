@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -14,8 +14,7 @@ from friendshore.engines.exposure import (
     tier_lookup,
 )
 from friendshore.errors import ParameterError
-from friendshore.reference.registry import DEFAULT_CONCERN
-from friendshore.selection import Selection, select_flows
+from friendshore.selection import Selection
 from friendshore.store import Store
 
 
@@ -96,6 +95,7 @@ def revision_break_note(df: pl.DataFrame) -> str | None:
 
 def trend(
     store: Store,
+    selection: Selection | None = None,
     *,
     start: int,
     end: int,
@@ -106,12 +106,15 @@ def trend(
 
     Parameters
     ----------
+    selection
+        The rows of the two years (:meth:`Selection.build` with ``years=[start,
+        end]``, ``industry_level`` for the industry level); or give the keyword
+        arguments of :func:`product_exposure` / :func:`industry_exposure` (not
+        ``year``), from which one is built.
     start, end
         The two years compared (``end`` minus ``start``).
     level
         ``product`` (per importer and hs6) or ``industry``.
-    **kwargs
-        As for :func:`product_exposure` / :func:`industry_exposure` (not ``year``).
 
     Returns
     -------
@@ -133,17 +136,21 @@ def trend(
         raise ParameterError(
             f"start and end are both {start}; give two different years"
         )
-    if level == "product" and kwargs.get("bloc") is None and not kwargs.get("industry"):
-        # An industry's codes differ by revision year to year: the exposure route.
-        return product_trend(store, start=start, end=end, **kwargs)
-    fn: Callable[..., pl.DataFrame]
-    if level == "product":
-        fn, keys = product_exposure, ["importer", "hs6"]
-    elif level == "industry":
-        fn, keys = industry_exposure, ["importer", "industry"]
-    else:
+    if level not in ("product", "industry"):
         raise ParameterError(f"level {level!r}: expected 'product' or 'industry'")
-    both = fn(store, years=[start, end], **kwargs)
+    sel = selection or Selection.build(
+        store, years=[start, end], industry_level=level == "industry", **kwargs
+    )
+    if set(sel.years) != {start, end}:
+        raise ParameterError(f"the selection holds {sel.years}, not {start} and {end}")
+    if level == "product" and sel.bloc is None and sel.industry is None:
+        # An industry's codes differ by revision year to year: the exposure route.
+        return product_trend(store, sel, start=start, end=end)
+    keys: list[str]
+    if level == "product":
+        both, keys = product_exposure(store, sel), ["importer", "hs6"]
+    else:
+        both, keys = industry_exposure(store, sel), ["importer", "industry"]
     return trend_frame(
         both.filter(pl.col("year") == start), both.filter(pl.col("year") == end), keys
     ).with_columns(
@@ -151,22 +158,9 @@ def trend(
     )
 
 
-_TREND_ARGS = {
-    "importer",
-    "hs",
-    "industry",
-    "concern",
-    "allies",
-    "partners",
-    "registry",
-    "industries",
-    "source",
-    "include_intra",  # only a bloc has intra flows
-    "bloc",  # None here: a bloc takes the exposure route
-}
-
-
-def product_trend(store: Store, *, start: int, end: int, **kwargs: Any) -> pl.DataFrame:
+def product_trend(
+    store: Store, sel: Selection, *, start: int, end: int
+) -> pl.DataFrame:
     """:func:`trend` per importer and product, from one pass over the two years.
 
     The same figures as joining two :func:`product_exposure` years (tests hold
@@ -174,34 +168,15 @@ def product_trend(store: Store, *, start: int, end: int, **kwargs: Any) -> pl.Da
     aggregation over both years' flows, no million-row join in Polars. That keeps
     an all-importer trend within about twice one year's exposure (issue 17).
     """
-    unknown = sorted(set(kwargs) - _TREND_ARGS)
-    if unknown:
-        raise TypeError(f"product_trend() got unexpected arguments {unknown}")
-    sel = Selection.build(
-        store,
-        years=[start, end],
-        importer=kwargs.get("importer"),
-        hs=kwargs.get("hs"),
-        industry=kwargs.get("industry"),
-        concern=kwargs.get("concern", DEFAULT_CONCERN),
-        allies=kwargs.get("allies"),
-        partners=kwargs.get("partners"),
-        registry=kwargs.get("registry"),
-        industries=kwargs.get("industries"),
-        source=kwargs.get("source"),
-    )
-    source = kwargs.get("source")
     params = sel.params()
-    if not params["all_loads"]:  # two years apart: each may still be complete
-        params["all_loads"] = all(
-            select_flows(store, [y], source=source).complete for y in (start, end)
-        )
+    # Two years apart are not one BETWEEN range, but each may still be complete.
+    all_loads = {start, end} <= sel.loads.complete_years
     lo, hi = min(start, end), max(start, end)
     lookup = tier_lookup(store, sel.tiers, lo, hi)
     raw = store.pl(
         query_sql("trend_product"),
         {
-            "all_loads": params["all_loads"],
+            "all_loads": all_loads,
             "keys": params["keys"],
             "year_from": start,
             "year_to": end,

@@ -61,7 +61,7 @@ from friendshore.errors import FriendshoreError, ParameterError, UnknownNameErro
 from friendshore.reference import countries
 from friendshore.reference.industries import IndustryMap, load_industries
 from friendshore.reference.registry import Registry, load_registry
-from friendshore.selection import FlowSelection, select_flows
+from friendshore.selection import Selection
 
 from .model import (
     DEFAULT_CAPACITY_EXPANSION,
@@ -162,7 +162,7 @@ class Basket:
     concern: str  # registry group name
     concern_members: frozenset[str]
     eligible: frozenset[str]
-    selection: FlowSelection | None = None
+    selection: Selection | None = None
 
     @classmethod
     def from_frame(
@@ -259,7 +259,14 @@ def load_basket(
             f"--concern {concern}: group {concern!r} is not a group of concern "
             f"(groups of concern: {', '.join(registry.concern_groups())})"
         )
-    selection = select_flows(store, None if year is None else [year], source=source)
+    selection = Selection.build(
+        store,
+        year=year,
+        concern=concern,
+        registry=registry,
+        industries=industries,
+        source=source,
+    )
     year = selection.years[-1]
     revision = max(selection.revisions)
     if industry is not None:
@@ -282,7 +289,7 @@ def load_basket(
     # The scenario engine's own baseline query: every flow of the products.
     flows = store.pl(
         query_sql("simulate_flows"),
-        selection.params() | {"all_hs": False, "hs": products},
+        selection.loads.params() | {"all_hs": False, "hs": products},
     ).select("hs6", "exporter", "importer", "value_usd")
     where = f"{label} ({revision}) in {year}"
     if flows.height == 0:

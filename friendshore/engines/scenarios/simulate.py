@@ -35,7 +35,7 @@ from friendshore.errors import ParameterError
 from friendshore.reference import countries
 from friendshore.reference.industries import IndustryMap, load_industries
 from friendshore.reference.registry import Registry, load_registry
-from friendshore.selection import select_flows
+from friendshore.selection import Selection
 
 if TYPE_CHECKING:
     from friendshore.store import Store
@@ -85,7 +85,7 @@ class Pinned:
 
     scenario: Scenario
     year: int
-    selection: dict[str, Any]  # flow_selection.params(): all_loads, keys, years
+    selection: dict[str, Any]  # Selection.loads.params(): all_loads, keys, years
     hs_revision: str
     products: tuple[str, ...]  # empty: every six-digit product the store holds
     labels: pl.DataFrame  # hs6, industry (empty for HS lists / all products)
@@ -148,7 +148,7 @@ def simulate(
         if sc.name in seen:
             raise ParameterError(f"{sc.source}: two scenarios are named {sc.name!r}")
         seen.add(sc.name)
-    pinned = [_pin(store, sc, source, industries) for sc in scenarios]
+    pinned = [_pin(store, sc, source, registry, industries) for sc in scenarios]
     baselines: dict[tuple[Any, ...], tuple[Markets, pl.DataFrame]] = {}
     parts = []
     for p in pinned:
@@ -508,13 +508,21 @@ def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
 
 
 def _pin(
-    store: Store, sc: Scenario, source: str | None, industries: IndustryMap
+    store: Store,
+    sc: Scenario,
+    source: str | None,
+    registry: Registry,
+    industries: IndustryMap,
 ) -> Pinned:
-    """The loads of the scenario's year (as the exposure metrics choose them), and
-    its products in their HS revision."""
+    """The loads of the scenario's year (the one :class:`Selection` the exposure
+    metrics build), and its products in their HS revision."""
     try:
-        selection = select_flows(
-            store, None if sc.year is None else [sc.year], source=source
+        selection = Selection.build(
+            store,
+            year=sc.year,
+            source=source,
+            registry=registry,
+            industries=industries,
         )
     except ParameterError as exc:
         where = locate(sc, "year") if sc.year is not None else sc.source
@@ -533,7 +541,7 @@ def _pin(
         products = ()
     else:
         products = sc.hs
-    return Pinned(sc, year, selection.params(), revision, products, labels)
+    return Pinned(sc, year, selection.loads.params(), revision, products, labels)
 
 
 def _labels(p: Pinned, table: pl.DataFrame) -> pl.DataFrame:

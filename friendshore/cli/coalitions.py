@@ -146,9 +146,7 @@ def _provenance(
 ) -> dict[str, str]:
     from friendshore import export
 
-    return export.provenance(
-        command, params, store.loads(), extra={"registry_version": version}
-    )
+    return export.provenance(store, command, params, registry_version=version)
 
 
 @app.command(context_settings={"allow_extra_args": True})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -15,11 +15,28 @@ from friendshore.errors import ParameterError
 from . import defaults, views
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, RegistryOpt, View, WideOpt, emit
+from .rows import (
+    AlliesOpt,
+    BlocOpt,
+    BroaderOpt,
+    ConcernOpt,
+    HsOpt,
+    ImporterOpt,
+    IndustryOpt,
+    IntraOpt,
+    PartnersOpt,
+    RowOptions,
+    SourceOpt,
+    YearOpt,
+    YearsOpt,
+    parse_years,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
     from friendshore.reference.registry import Registry
+    from friendshore.selection import Selection
 
 
 class Level(StrEnum):
@@ -40,71 +57,6 @@ class Stage(StrEnum):
 
 
 _W = "Which flows"
-_T = "Tiers"
-
-ImporterOpt = Annotated[
-    str | None,
-    typer.Option(help="Importer ISO3 (default: every importer).", rich_help_panel=_W),
-]
-BlocOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="A registry group summed as one importer, e.g. eu.", rich_help_panel=_W
-    ),
-]
-IndustryOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="Industry of the industry map, e.g. permanent-magnets.", rich_help_panel=_W
-    ),
-]
-HsOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        help="HS code (repeatable); 4 digits for Comtrade HS4 rows.", rich_help_panel=_W
-    ),
-]
-YearOpt = Annotated[
-    int | None,
-    typer.Option(help="Year (default: the latest in the store).", rich_help_panel=_W),
-]
-SourceOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="Only this source: baci, comtrade, table[:name].", rich_help_panel=_W
-    ),
-]
-IntraOpt = Annotated[
-    bool,
-    typer.Option(
-        "--include-intra", help="Count flows between bloc members.", rich_help_panel=_W
-    ),
-]
-ConcernOpt = Annotated[
-    str, typer.Option(help="Registry group of concern.", rich_help_panel=_T)
-]
-AlliesOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        help="Ally group (repeatable; default us-treaty-allies).", rich_help_panel=_T
-    ),
-]
-PartnersOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        help="Partner group (repeatable; default every other non-concern group).",
-        rich_help_panel=_T,
-    ),
-]
-BroaderOpt = Annotated[
-    bool,
-    typer.Option(
-        "--include-broader",
-        help="Also count industry codes broader than the input in the data's HS "
-        "revision (e.g. HS2017 854140, PV modules beside IR detectors).",
-        rich_help_panel=_W,
-    ),
-]
 
 
 class Engine(StrEnum):
@@ -163,21 +115,21 @@ def open_engine(
         yield store
 
 
-def parse_years(text: str) -> list[int]:
-    """``2019:2023`` → [2019, …, 2023]; ``2021`` → [2021]."""
-    first, sep, last = text.partition(":")
-    try:
-        start = int(first)
-        end = int(last) if sep else start
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected Y1:Y2, got {text!r}", param_hint="--years"
-        ) from None
-    if end < start:
-        raise typer.BadParameter(
-            f"{text!r}: the end is before the start", param_hint="--years"
-        )
-    return list(range(start, end + 1))
+def _table(
+    opened: Any,
+    command: str,
+    params: dict[str, Any],
+    registry: Registry | None,
+    compute: Callable[[Any], pl.DataFrame],
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Run ``compute(store)`` in the opened store; the frame and its provenance."""
+    from friendshore import export
+
+    version = registry.version if registry is not None else None
+    with opened as store:
+        df = compute(store)
+        meta = export.provenance(store, command, params, registry_version=version)
+    return df, meta
 
 
 def _emit(
@@ -187,15 +139,10 @@ def _emit(
     *,
     command: str,
     params: dict[str, Any],
-    loads: pl.DataFrame,
-    registry: Registry | None,
+    meta: dict[str, str],
     view: View | None = None,
     wide: bool = False,
 ) -> None:
-    from friendshore import export
-
-    extra = {"registry_version": registry.version} if registry is not None else None
-    meta = export.provenance(command, params, loads, extra=extra)
     emit(
         df,
         fmt,
@@ -243,9 +190,7 @@ def exposure(
     industry: IndustryOpt = None,
     hs: HsOpt = None,
     year: YearOpt = None,
-    years: Annotated[
-        str | None, typer.Option(help="Range of years Y1:Y2.", rich_help_panel=_W)
-    ] = None,
+    years: YearsOpt = None,
     level: Annotated[
         Level, typer.Option(help="Rows per product or per industry.")
     ] = Level.product,
@@ -282,71 +227,54 @@ def exposure(
     Example: friendshore exposure --engine spark --parquet export/ --bloc eu --year 2022
     """
     from friendshore.engines import exposure as exposure_lib
-    from friendshore.reference.registry import load_registry
 
-    if year is not None and years is not None:
-        raise ParameterError("give either --year or --years, not both")
-    reg = load_registry(registry)
-    kwargs: dict[str, Any] = {
-        "year": year,
-        "years": parse_years(years) if years else None,
-        "importer": importer,
-        "bloc": bloc,
-        "industry": industry,
-        "concern": concern,
-        "allies": allies,
-        "partners": partners,
-        "include_intra": include_intra,
-        "lookthrough": lookthrough,
-        "registry": reg,
-        "source": source,
-        "include_broader": include_broader,
-    }
-    if level is Level.industry and hs:
+    rows = RowOptions(
+        year=year,
+        years=parse_years(years) if years else None,
+        importer=importer,
+        bloc=bloc,
+        industry=industry,
+        hs=hs,
+        concern=concern,
+        allies=allies,
+        partners=partners,
+        include_intra=include_intra,
+        include_broader=include_broader,
+        source=source,
+        registry=registry,
+    )
+    by_industry = level is Level.industry
+    if by_industry and hs:
         raise ParameterError("--level industry takes --industry, not --hs")
-    params = {
-        **kwargs,
-        "hs": hs,
-        "level": level.value,
-        "top": top,
-        "registry": registry,
-        "engine": engine.value,
-        "parquet": parquet,
-    }
+    params = rows.params() | {"level": level.value, "lookthrough": lookthrough}
+    params |= {"top": top, "engine": engine.value, "parquet": parquet}
+
+    def opener() -> Any:
+        return open_engine(ctx, engine, parquet, spark_master)
+
     if fmt is Format.parquet and out is not None and top is None and years:
         # A panel of years to Parquet: written a year at a time, so memory stays
         # that of one year however many years there are (issue 17).
-        def opener() -> Any:
-            return open_engine(ctx, engine, parquet, spark_master)
-
         _stream_years(
-            opener, engine is Engine.duckdb, kwargs, hs, level, out, params, reg
+            opener, engine is Engine.duckdb, rows, level, lookthrough, out, params
         )
         return
-    with open_engine(ctx, engine, parquet, spark_master) as store:
-        if level is Level.industry:
-            df = exposure_lib.industry_exposure(store, **kwargs)
-            keys = ["year", "importer", "industry"]
-        else:
-            df = exposure_lib.product_exposure(store, hs=hs, **kwargs)
-            keys = ["year", "importer", "hs6"]
-        loads = store.loads()
-    if (industry or level is Level.industry) and not include_broader:
+
+    def compute(store: Any) -> pl.DataFrame:
+        sel = rows.selection(
+            store, industry_level=by_industry, need_industries=lookthrough
+        )
+        if by_industry:
+            return exposure_lib.industry_exposure(store, sel, lookthrough=lookthrough)
+        return exposure_lib.product_exposure(store, sel, lookthrough=lookthrough)
+
+    df, meta = _table(opener(), "exposure", params, rows.reg, compute)
+    if (industry or by_industry) and not include_broader:
         note_left_out(df, industry)
-    df = _top(df, top, keys)
-    view = (
-        views.EXPOSURE_INDUSTRY if level is Level.industry else views.EXPOSURE_PRODUCT
-    )
+    df = exposure_lib.top_exposed(df, top)
+    view = views.EXPOSURE_INDUSTRY if by_industry else views.EXPOSURE_PRODUCT
     _emit(
-        df,
-        fmt,
-        out,
-        command="exposure",
-        params=params,
-        loads=loads,
-        registry=reg,
-        view=view,
-        wide=wide,
+        df, fmt, out, command="exposure", params=params, meta=meta, view=view, wide=wide
     )
 
 
@@ -385,40 +313,38 @@ def note_left_out(df: pl.DataFrame, industry: str | None) -> None:
 
 
 def _stream_years(
-    opener: Any,
+    opener: Callable[[], Any],
     per_year: bool,
-    kwargs: dict[str, Any],
-    hs: list[str] | None,
+    rows: RowOptions,
     level: Level,
+    lookthrough: bool,
     out: Path,
     params: dict[str, Any],
-    reg: Registry,
 ) -> None:
     """``exposure --years … --format parquet``: one year in memory at a time.
 
     ``opener()`` opens the store; with ``per_year`` (the DuckDB file) each year
     reads through a connection of its own, so DuckDB's block cache holds one
     year, not every year read so far (30 years: 0.58 GB peak instead of 0.87 GB).
+    The one Selection is built first and restricted to each year in turn.
     """
     from friendshore import export
     from friendshore.engines import exposure as exposure_lib
-    from friendshore.selection import select_flows
 
-    args = {k: v for k, v in kwargs.items() if k not in ("year", "years")}
-    if level is Level.product:
-        args["hs"] = hs
+    by_industry = level is Level.industry
     with opener() as store:
-        loads = store.loads()
-        chosen = select_flows(store, kwargs["years"], source=kwargs["source"]).years
-    meta = export.provenance(
-        "exposure", params, loads, extra={"registry_version": reg.version}
-    )
+        sel = rows.selection(
+            store, industry_level=by_industry, need_industries=lookthrough
+        )
+        meta = export.provenance(
+            store, "exposure", params, registry_version=rows.reg.version
+        )
     seen: list[pl.DataFrame] = []  # revisions (and industries) for the note
 
     def frames() -> Iterator[pl.DataFrame]:
-        def noted(store: Any, years: list[int]) -> Iterator[pl.DataFrame]:
+        def noted(store: Any, part: Selection) -> Iterator[pl.DataFrame]:
             for df in exposure_lib.exposure_by_year(
-                store, years=years, level=level.value, **args
+                store, part, level=level.value, lookthrough=lookthrough
             ):
                 cols = [c for c in ("hs_revision", "industry") if c in df.columns]
                 seen.append(df.select(cols).unique())
@@ -426,36 +352,20 @@ def _stream_years(
 
         if not per_year:
             with opener() as store:
-                yield from noted(store, chosen)
+                yield from noted(store, sel)
             return
-        for y in chosen:
+        for y in sel.years:
             with opener() as store:
-                yield from noted(store, [y])
+                yield from noted(store, sel.only([y]))
 
-    rows = export.write_parquet_frames(frames(), out, meta)
-    if rows == 0:
+    written = export.write_parquet_frames(frames(), out, meta)
+    if written == 0:
         typer.echo(_empty_note("exposure", params), err=True)
-    elif (kwargs["industry"] or level is Level.industry) and not kwargs.get(
-        "include_broader"
-    ):
-        note_left_out(pl.concat(seen, how="diagonal"), kwargs["industry"])
-    typer.echo(f"wrote {out} ({rows} rows)", err=True)
+    elif (rows.industry or by_industry) and not rows.include_broader:
+        import polars as pl
 
-
-def _top(df: pl.DataFrame, top: int | None, keys: list[str]) -> pl.DataFrame:
-    """All rows in the library's key order, or the ``top`` by concern-supplied value.
-
-    Product and industry rows come sorted by ``keys`` from the library; sorting an
-    all-importer year again here cost ~0.75 s of a 4 s command (issue 17).
-    """
-    import polars as pl
-
-    if top is None:
-        return df
-    concern_v = pl.col("import_value_usd") * pl.col("prc_share")
-    return df.sort(concern_v, *keys, descending=[True, *([False] * len(keys))]).head(
-        top
-    )
+        note_left_out(pl.concat(seen, how="diagonal"), rows.industry)
+    typer.echo(f"wrote {out} ({written} rows)", err=True)
 
 
 @app.command()
@@ -502,56 +412,53 @@ def concentration(
     Example: friendshore concentration --engine spark --parquet export/ --hs 850511
     """
     from friendshore.engines import concentration as conc_lib
-    from friendshore.reference.registry import load_registry
 
-    params: dict[str, Any] = {"production": production, "hs": hs, "industry": industry}
-    params |= {"year": year, "commodity": commodity, "edition": edition}
-    params["concern"] = concern
+    rows = RowOptions(
+        year=year,
+        hs=hs,
+        industry=industry,
+        concern=concern,
+        source=source,
+        registry=registry,
+    )
+    params: dict[str, Any] = {"production": production, **rows.params()}
+    params |= {"commodity": commodity, "edition": edition}
     params["stage"] = stage.value if stage else None
     params |= {"engine": engine.value, "parquet": parquet}
-    reg: Registry | None = None
-    if production and engine is Engine.spark:
-        raise ParameterError("--production runs on the store; --engine spark does not")
-    with open_engine(ctx, engine, parquet, spark_master) as store:
+    if production:
+        if engine is Engine.spark:
+            raise ParameterError(
+                "--production runs on the store; --engine spark does not"
+            )
+        given: tuple[tuple[str, object], ...] = (
+            ("--hs", hs),
+            ("--industry", industry),
+            ("--source", source),
+        )
+        stray = [f for f, v in given if v]
+        if stray:
+            raise ParameterError(f"{', '.join(stray)} does not apply to --production")
+    else:
+        given = (("--commodity", commodity), ("--stage", stage), ("--edition", edition))
+        stray = [f for f, v in given if v]
+        if stray:
+            raise ParameterError(f"{', '.join(stray)} needs --production")
+
+    def compute(store: Any) -> pl.DataFrame:
         if production:
-            stray = [f for f, v in (("--hs", hs), ("--industry", industry)) if v]
-            if stray:
-                raise ParameterError(
-                    f"{', '.join(stray)} does not apply to --production"
-                )
-            reg = load_registry(registry)
-            df = conc_lib.production_concentration(
+            return conc_lib.production_concentration(
                 store,
                 commodity=commodity,
                 stage=params["stage"],
                 year=year,
                 edition=edition,
                 concern=concern,
-                registry=reg,
+                registry=rows.reg,
             )
-        else:
-            stray = [
-                f
-                for f, v in (
-                    ("--commodity", commodity),
-                    ("--stage", stage),
-                    ("--edition", edition),
-                )
-                if v
-            ]
-            if stray:
-                raise ParameterError(f"{', '.join(stray)} needs --production")
-            reg = load_registry(registry)
-            df = conc_lib.world_concentration(
-                store,
-                year=year,
-                hs=hs,
-                industry=industry,
-                concern=concern,
-                registry=reg,
-                source=source,
-            )
-        loads = store.loads()
+        return conc_lib.world_concentration(store, rows.selection(store))
+
+    opened = open_engine(ctx, engine, parquet, spark_master)
+    df, meta = _table(opened, "concentration", params, rows.reg, compute)
     view = views.PRODUCTION_CONCENTRATION if production else views.WORLD_CONCENTRATION
     _emit(
         df,
@@ -559,8 +466,7 @@ def concentration(
         out,
         command="concentration",
         params=params,
-        loads=loads,
-        registry=reg,
+        meta=meta,
         view=view,
         wide=wide,
     )
@@ -594,39 +500,37 @@ def trend(
     Example: friendshore trend --from 2020 --to 2023 --importer USA --industry batteries
     """
     from friendshore.engines import trend as trend_lib
-    from friendshore.reference.registry import load_registry
 
-    reg = load_registry(registry)
-    kwargs: dict[str, Any] = {
-        "importer": importer,
-        "bloc": bloc,
-        "industry": industry,
-        "concern": concern,
-        "include_intra": include_intra,
-        "source": source,
-    }
-    if include_broader:
-        kwargs["include_broader"] = True
-    if hs:
-        kwargs["hs"] = hs
-    with state(ctx).open_store(read_only=True) as store:
-        df = trend_lib.trend(
-            store, start=start, end=end, level=level.value, registry=reg, **kwargs
-        )
-        loads = store.loads()
+    rows = RowOptions(
+        importer=importer,
+        bloc=bloc,
+        industry=industry,
+        hs=hs,
+        concern=concern,
+        include_intra=include_intra,
+        include_broader=include_broader,
+        source=source,
+        registry=registry,
+    )
+    params = rows.params() | {"from": start, "to": end, "level": level.value}
+
+    def compute(store: Any) -> pl.DataFrame:
+        by_industry = level is Level.industry
+        sel = rows.selection(store, years=[start, end], industry_level=by_industry)
+        return trend_lib.trend(store, sel, start=start, end=end, level=level.value)
+
+    opened = state(ctx).open_store(read_only=True)
+    df, meta = _table(opened, "trend", params, rows.reg, compute)
     note = trend_lib.revision_break_note(df)
     if note:
         typer.echo(f"Note: {note}.", err=True)
-    params = {**kwargs, "from": start, "to": end, "level": level.value, "hs": hs}
-    params["registry"] = registry
     _emit(
         df,
         fmt,
         out,
         command="trend",
         params=params,
-        loads=loads,
-        registry=reg,
+        meta=meta,
         view=views.TREND,
         wide=wide,
     )
@@ -694,38 +598,37 @@ def flags(
     Example: friendshore flags --importer USA --industry permanent-magnets --year 2023
     """
     from friendshore.engines import flags as flags_lib
-    from friendshore.reference.registry import load_registry
 
-    reg = load_registry(registry)
-    kwargs: dict[str, Any] = {
-        "year": year,
-        "importer": importer,
-        "bloc": bloc,
-        "industry": industry,
-        "hs": hs,
-        "concern": concern,
-        "include_intra": include_intra,
-        "import_hhi": import_hhi,
-        "world_hhi": world_hhi,
-        "ratio": ratio,
-        "window": window,
-        "min_years": min_years,
-        "crma_share": crma_share,
-        "min_coverage": min_coverage,
-        "source": source,
-    }
-    with state(ctx).open_store(read_only=True) as store:
-        df = flags_lib.dependency_flags(store, registry=reg, **kwargs)
-        loads = store.loads()
-    params = {**kwargs, "registry": registry}
+    rows = RowOptions(
+        year=year,
+        importer=importer,
+        bloc=bloc,
+        industry=industry,
+        hs=hs,
+        concern=concern,
+        include_intra=include_intra,
+        source=source,
+        registry=registry,
+    )
+    thresholds: dict[str, Any] = {"import_hhi": import_hhi, "world_hhi": world_hhi}
+    thresholds |= {"ratio": ratio, "window": window, "min_years": min_years}
+    thresholds |= {"crma_share": crma_share, "min_coverage": min_coverage}
+    params = rows.params() | thresholds
+
+    def compute(store: Any) -> pl.DataFrame:
+        flags_lib.check_thresholds(window, min_years, min_coverage)
+        sel = rows.selection(store, window=window)
+        return flags_lib.dependency_flags(store, sel, **thresholds)
+
+    opened = state(ctx).open_store(read_only=True)
+    df, meta = _table(opened, "flags", params, rows.reg, compute)
     _emit(
         df,
         fmt,
         out,
         command="flags",
         params=params,
-        loads=loads,
-        registry=reg,
+        meta=meta,
         view=views.FLAGS,
         wide=wide,
     )
@@ -766,30 +669,23 @@ def crma(
     Example: friendshore crma --year 2023 --commodity "magnesium metal"
     """
     from friendshore.engines import crma as crma_lib
-    from friendshore.reference.registry import load_registry
 
-    reg = load_registry(registry)
-    params: dict[str, Any] = {"year": year, "bloc": bloc, "commodity": commodity}
-    params |= {"share": share, "source": source, "registry": registry}
-    with state(ctx).open_store(read_only=True) as store:
-        df = crma_lib.crma_benchmark(
-            store,
-            year=year,
-            bloc=bloc,
-            commodity=commodity,
-            share=share,
-            registry=reg,
-            source=source,
-        )
-        loads = store.loads()
+    rows = RowOptions(year=year, bloc=bloc, source=source, registry=registry)
+    params = rows.params() | {"commodity": commodity, "share": share}
+
+    def compute(store: Any) -> pl.DataFrame:
+        sel = rows.selection(store, need_industries=True)
+        return crma_lib.crma_benchmark(store, sel, commodity=commodity, share=share)
+
+    opened = state(ctx).open_store(read_only=True)
+    df, meta = _table(opened, "crma", params, rows.reg, compute)
     _emit(
         df,
         fmt,
         out,
         command="crma",
         params=params,
-        loads=loads,
-        registry=reg,
+        meta=meta,
         view=views.CRMA,
         wide=wide,
     )

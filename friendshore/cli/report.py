@@ -189,7 +189,8 @@ def query_run(
 
       friendshore query run NAME --param year=2022 --param importer=USA
     """
-    from friendshore import report as report_lib
+    from friendshore import export
+    from friendshore.reference.registry import load_registry
     from friendshore.store import catalogue as queries
 
     params = _parse_params(param or [])
@@ -198,8 +199,11 @@ def query_run(
     with state(ctx).open_store(read_only=True) as store:
         df = queries.run_query(store, name, params)
         meta = (
-            report_lib.store_provenance(
-                store, "query run", {"query": name, "params": params}
+            export.provenance(
+                store,
+                "query run",
+                {"query": name, "params": params},
+                registry_version=load_registry().version,
             )
             if fmt is Format.parquet
             else None

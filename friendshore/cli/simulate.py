@@ -251,6 +251,7 @@ def simulate(
             source=source,
         )
         meta = export.provenance(
+            store,
             "simulate",
             {
                 "files": files or [],
@@ -262,9 +263,8 @@ def simulate(
                 "level": level.value,
                 "source": source,
             },
-            store.loads(),
+            registry_version=reg.version,
             extra={
-                "registry_version": reg.version,
                 "scenarios": [model.as_dict(sc) for sc in scenarios],
             },
         )

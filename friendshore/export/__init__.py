@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,36 +22,88 @@ import polars as pl
 
 from friendshore.errors import ExportError
 
+_LOAD_COLUMNS = ("source", "file_name", "sha256", "loaded_at")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a result came from: the one way friendshore writes provenance.
+
+    Built once per output (:meth:`of`), and written as Parquet key-value metadata
+    (:meth:`metadata`, the ``friendshore.*`` keys), in the report's provenance
+    section (the same keys) and in an export's ``manifest.json`` (its fields).
+    """
+
+    command: str
+    params: Mapping[str, Any]
+    loads: pl.DataFrame  # the store's loads table: every file it holds
+    registry_version: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    version: str = ""
+    created_at: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        store: Any,
+        command: str,
+        params: Mapping[str, Any],
+        *,
+        registry_version: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Provenance:
+        """The provenance of ``command`` run with ``params`` on ``store`` (a
+        DuckDB store or a Parquet export: anything with ``loads()``)."""
+        from friendshore import __version__
+
+        return cls(
+            command=command,
+            params=dict(params),
+            loads=store.loads(),
+            registry_version=registry_version,
+            extra=dict(extra or {}),
+            version=__version__,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+
+    def metadata(self) -> dict[str, str]:
+        """The ``friendshore.*`` key-value metadata: version, command, parameters,
+        created-at, the loads (source, file name, sha256, loaded at), the registry
+        version and any extra keys."""
+        meta: dict[str, str] = {
+            "friendshore.version": self.version,
+            "friendshore.command": self.command,
+            "friendshore.params": json.dumps(
+                dict(self.params), default=str, sort_keys=True
+            ),
+            "friendshore.created_at": self.created_at,
+        }
+        cols = [c for c in _LOAD_COLUMNS if c in self.loads.columns]
+        meta["friendshore.loads"] = json.dumps(
+            self.loads.select(cols).to_dicts(), default=str
+        )
+        extra = dict(self.extra)
+        if self.registry_version is not None:
+            extra = {"registry_version": self.registry_version, **extra}
+        for key, value in extra.items():
+            meta[f"friendshore.{key}"] = (
+                value if isinstance(value, str) else json.dumps(value, default=str)
+            )
+        return meta
+
 
 def provenance(
+    store: Any,
     command: str,
     params: Mapping[str, Any],
-    loads: pl.DataFrame | None = None,
+    *,
+    registry_version: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Provenance key-value metadata for an output file."""
-    from friendshore import __version__
-
-    meta: dict[str, str] = {
-        "friendshore.version": __version__,
-        "friendshore.command": command,
-        "friendshore.params": json.dumps(dict(params), default=str, sort_keys=True),
-        "friendshore.created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    if loads is not None:
-        cols = [
-            c
-            for c in ("source", "file_name", "sha256", "loaded_at")
-            if c in loads.columns
-        ]
-        meta["friendshore.loads"] = json.dumps(
-            loads.select(cols).to_dicts(), default=str
-        )
-    for key, value in (extra or {}).items():
-        meta[f"friendshore.{key}"] = (
-            value if isinstance(value, str) else json.dumps(value, default=str)
-        )
-    return meta
+    """``Provenance.of(...).metadata()``: the metadata for an output file."""
+    return Provenance.of(
+        store, command, params, registry_version=registry_version, extra=extra
+    ).metadata()
 
 
 def _atomic(path: Path) -> tuple[int, Path]:

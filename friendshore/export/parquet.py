@@ -26,7 +26,6 @@ import hashlib
 import json
 import shutil
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +83,7 @@ def export_parquet(
         ``directory`` is a file, or not empty and not an earlier export to
         overwrite.
     """
-    from friendshore import __version__
+    from friendshore.export import Provenance
     from friendshore.reference.industries import REVISIONS, load_industries
     from friendshore.reference.registry import load_registry
     from friendshore.selection import trade_loads
@@ -131,17 +130,22 @@ def export_parquet(
             _copy(store, "SELECT * FROM _export_frame", root / name, TABLES[name])
         finally:
             store.unregister("_export_frame")
-    loads = store.loads()
+    prov = Provenance.of(
+        store,
+        "export parquet",
+        {"directory": str(root), "concern": concern},
+        registry_version=registry.version,
+    )
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "friendshore_version": __version__,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "friendshore_version": prov.version,
+        "created_at": prov.created_at,
         "store": str(store.path),
-        "registry_version": registry.version,
+        "registry_version": prov.registry_version,
         "tiers_concern": concern,
         "years": years,
-        "loads": json.loads(json.dumps(loads.to_dicts(), default=str)),
+        "loads": json.loads(json.dumps(prov.loads.to_dicts(), default=str)),
         "trade_loads": trade_loads(store).to_dicts(),
         "tables": {
             name: {"partitioning": list(parts), "files": _files(root, name)}

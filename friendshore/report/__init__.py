@@ -726,29 +726,6 @@ def _provenance_section(meta: Mapping[str, str]) -> list[str]:
 # -- provenance and the engines ---------------------------------------------------
 
 
-def store_provenance(
-    store: Store,
-    command: str,
-    params: Mapping[str, Any],
-    *,
-    registry_version: str | None = None,
-) -> dict[str, str]:
-    """Provenance metadata for a result computed from ``store``.
-
-    The loads are every file the store holds (source, file name, sha256, loaded
-    at); the registry version defaults to the bundled registry's.
-    """
-    if registry_version is None:
-        from friendshore.reference.registry import load_registry
-
-        registry_version = load_registry().version
-    loads = store.pl(
-        "SELECT source, file_name, sha256, loaded_at FROM loads ORDER BY load_id"
-    )
-    extra = {"registry_version": registry_version}
-    return export.provenance(command, params, loads, extra)
-
-
 def build_report(
     store: Store,
     *,
@@ -881,7 +858,7 @@ def build_report(
     }
     if coalitions:
         params["coalitions"] = True
-    meta = store_provenance(store, "report", params, registry_version=registry.version)
+    meta = export.provenance(store, "report", params, registry_version=registry.version)
     return ReportData(
         tables,
         meta,

@@ -334,3 +334,64 @@ def test_exposure_by_year_yields_each_year_lazily(flows_db: Path) -> None:
         assert pl.concat([first, *rest]).equals(both)
         industries = list(exposure_by_year(s, years=[2021, 2022], level="industry"))
         assert [df["year"].unique().to_list() for df in industries] == [[2021], [2022]]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("exposure", "--importer", "USA"),
+        ("exposure", "--level", "industry", "--industry", "permanent-magnets"),
+        ("exposure", "--years", "2021:2022", "--format", "parquet", "--out", "{out}"),
+        ("concentration", "--hs", "850511"),
+        ("trend", "--from", "2021", "--to", "2022", "--importer", "USA"),
+        ("flags", "--importer", "USA", "--year", "2022"),
+        ("crma", "--year", "2022"),
+    ],
+)
+def test_each_command_builds_one_selection(  # type: ignore[no-untyped-def]
+    cli, flows_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args
+) -> None:
+    """The CLI decides which rows once per command (cli/rows.py) and the library
+    reads that Selection: no engine builds a second one of its own."""
+    from friendshore.selection import Selection
+
+    built: list[list[int]] = []
+    original = Selection.build.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, store, **kwargs):  # type: ignore[no-untyped-def]
+        sel = original(cls, store, **kwargs)
+        built.append(sel.years)
+        return sel
+
+    monkeypatch.setattr(Selection, "build", classmethod(counting))
+    argv = [a.format(out=tmp_path / "x.parquet") for a in args]
+    r = cli(*argv)
+    assert r.exit_code == 0, r.stderr
+    assert len(built) == 1, built
+
+
+def test_a_load_spanning_years_counts_only_in_the_year_it_answers_for(  # type: ignore[no-untyped-def]
+    cli, db_path: Path
+) -> None:
+    # BACI (load 1) answers for 2021; a Comtrade file (load 2) holds 2021 and 2022
+    # and answers only for 2022, where it is the one source. Its 2021 rows must not
+    # join BACI's: V(2021) = 900 (BACI), not 900 + 500.
+    with Store(db_path) as s:
+        insert_flows(s, [(2021, "CHN", "USA", "850511", 900.0)], load_id=1)
+        insert_flows(
+            s,
+            [
+                (2021, "CHN", "USA", "850511", 500.0),
+                (2022, "JPN", "USA", "850511", 70.0),
+            ],
+            source="comtrade",
+            load_id=2,
+            file_name="comtrade.csv",
+        )
+    r = cli("exposure", "--importer", "USA", "--years", "2021:2022", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = {x["year"]: x for x in json.loads(r.stdout)}
+    assert rows[2021]["import_value_usd"] == pytest.approx(900.0)
+    assert rows[2021]["source"] == "baci"
+    assert rows[2022]["import_value_usd"] == pytest.approx(70.0)
+    assert rows[2022]["source"] == "comtrade"

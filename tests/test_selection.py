@@ -109,3 +109,24 @@ def test_bad_choices_are_one_error_each(
 ) -> None:  # type: ignore[type-arg]
     with pytest.raises(ParameterError, match=message):
         Selection.build(store, **kwargs)
+
+
+def test_window_takes_the_loaded_years_ending_in_year(store: Store) -> None:
+    # The store holds 2021 and 2022: a 3-year window ending in 2022 reads both,
+    # a 1-year window the last alone, and the default end is the latest year.
+    assert Selection.build(store, year=2022, window=3).years == [2021, 2022]
+    assert Selection.build(store, window=1).years == [2022]
+    assert Selection.build(store, year=2021, window=3).years == [2021]
+
+
+def test_only_restricts_loads_tiers_and_members(store: Store) -> None:
+    sel = Selection.build(store, years=[2021, 2022], bloc="eu", hs=["850511"])
+    one = sel.only([2022])
+    assert one.years == [2022]
+    assert set(one.tiers["year"].to_list()) == {2022}
+    assert one.members is not None
+    assert set(one.members["year"].to_list()) == {2022}
+    assert (one.bloc, one.hs) == ("eu", ("850511",))
+    # load 22 answers for 2022 (year * KEY_BASE + load id), and it is all of 2022
+    assert one.params()["keys"] == [2022 * 1_000_000 + 22]
+    assert one.params()["all_loads"] is True

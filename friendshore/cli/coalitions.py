@@ -13,6 +13,7 @@ from friendshore.errors import ParameterError
 from . import defaults
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, RegistryOpt, emit
+from .rows import RowOptions
 
 if TYPE_CHECKING:  # the solver, Polars and DuckDB load when a command runs
     import polars as pl
@@ -193,9 +194,9 @@ def coalitions(
     import polars as pl
 
     from friendshore.engines.scenarios import coalitions as lib
-    from friendshore.reference.registry import load_registry
 
-    reg = load_registry(registry)
+    rows = RowOptions(year=year, concern=concern, source=source, registry=registry)
+    reg = rows.reg
     settings = _settings(
         policy,
         tariff,
@@ -209,7 +210,7 @@ def coalitions(
     with state(ctx).open_store(read_only=True) as store:
         table, notes = lib.coalitions(
             store,
-            year=year,
+            rows.selection(store),
             industry=industry,
             hs=hs,
             groups=_groups(ctx, groups),
@@ -363,9 +364,9 @@ def partners_suggest(
     import polars as pl
 
     from friendshore.engines.scenarios import coalitions as lib
-    from friendshore.reference.registry import load_registry
 
-    reg = load_registry(registry)
+    rows = RowOptions(year=year, concern=concern, source=source, registry=registry)
+    reg = rows.reg
     settings = _settings(
         policy,
         tariff,
@@ -379,7 +380,7 @@ def partners_suggest(
     with state(ctx).open_store(read_only=True) as store:
         basket = lib.load_basket(
             store,
-            year=year,
+            rows.selection(store),
             industry=industry,
             hs=hs,
             concern=concern,

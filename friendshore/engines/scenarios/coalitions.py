@@ -217,6 +217,7 @@ class Basket:
 
 def load_basket(
     store: Store,
+    selection: Selection | None = None,
     *,
     year: int | None = None,
     industry: str | None = None,
@@ -230,6 +231,9 @@ def load_basket(
 
     Parameters
     ----------
+    selection
+        The loads of the year (a :class:`Selection` of one year); or ``year``
+        and ``source``, from which one is built.
     industry, hs
         The basket: an industry of the industry map (``all``: every industry's
         products, the defense basket) or HS6 codes; exactly one.
@@ -259,7 +263,7 @@ def load_basket(
             f"--concern {concern}: group {concern!r} is not a group of concern "
             f"(groups of concern: {', '.join(registry.concern_groups())})"
         )
-    selection = Selection.build(
+    selection = selection or Selection.build(
         store,
         year=year,
         concern=concern,
@@ -267,6 +271,8 @@ def load_basket(
         industries=industries,
         source=source,
     )
+    if len(selection.years) != 1:
+        raise ParameterError("a basket is one year's trade")
     year = selection.years[-1]
     revision = max(selection.revisions)
     if industry is not None:
@@ -843,6 +849,7 @@ def _subset(mk: Markets, flows: np.ndarray) -> Markets:
 
 def coalitions(
     store: Store,
+    selection: Selection | None = None,
     *,
     year: int | None = None,
     industry: str | None = None,
@@ -865,6 +872,7 @@ def coalitions(
     settings.check()
     basket = load_basket(
         store,
+        selection,
         year=year,
         industry=industry,
         hs=hs,
@@ -887,6 +895,7 @@ def coalitions(
 
 def suggest_partners(
     store: Store,
+    selection: Selection | None = None,
     *,
     coalition: str,
     year: int | None = None,
@@ -905,6 +914,7 @@ def suggest_partners(
     settings.check()
     basket = load_basket(
         store,
+        selection,
         year=year,
         industry=industry,
         hs=hs,

@@ -378,19 +378,16 @@ def partners_suggest(
         eligible,
     )
     with state(ctx).open_store(read_only=True) as store:
-        basket = lib.load_basket(
+        table, notes, label = lib.suggest_partners(
             store,
             rows.selection(store),
+            coalition=coalition,
             industry=industry,
             hs=hs,
             concern=concern,
+            settings=settings,
             registry=reg,
-            source=source,
-        )
-        chosen = lib.resolve_coalitions(reg, basket.year, [coalition], concern=concern)
-        pool = _candidates(reg, basket.year, _split(candidate))
-        table = lib.partner_table(
-            basket, coalition, chosen.members[coalition], settings, candidates=pool
+            candidates=_split(candidate),
         )
         meta = _provenance(
             store,
@@ -408,7 +405,7 @@ def partners_suggest(
             reg.version,
         )
     ranked = table.filter(pl.col("skipped").is_null())
-    for note in _skipped_notes(table, basket.label):
+    for note in notes:
         typer.echo(f"note: {note}", err=True)
     if len(ranked):
         first = ranked.row(0, named=True)
@@ -417,7 +414,7 @@ def partners_suggest(
             f"{_pct(first['coalition_price_change_pct'])}",
             err=True,
         )
-    empty = f"note: no candidate outside {coalition} trades in {basket.label}"
+    empty = f"note: no candidate outside {coalition} trades in {label}"
     if top is not None:
         ranked = ranked.head(top)
     shown = ranked.drop("skipped")
@@ -435,41 +432,3 @@ def partners_suggest(
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f} %"
-
-
-def _candidates(reg: Any, year: int, names: list[str] | None) -> list[str] | None:
-    """ISO3 codes of ``--candidate`` values (groups expand to their members)."""
-    if names is None:
-        return None
-    from friendshore.errors import UnknownNameError
-    from friendshore.reference import countries
-
-    out: set[str] = set()
-    for name in names:
-        if name in reg.groups:
-            out.update(reg.members(name, year))
-            continue
-        code = countries.normalise(name)
-        if code is None:
-            raise UnknownNameError("candidate", name, reg.group_names())
-        out.add(code)
-    return sorted(out)
-
-
-def _skipped_notes(table: pl.DataFrame, label: str) -> list[str]:
-    """Which candidates were not run, and why (one line per reason)."""
-    import polars as pl
-
-    from friendshore.engines.scenarios import coalitions as lib
-
-    notes = []
-    for reason, why in (
-        (lib.SKIP_CONCERN, "members of the concern group"),
-        (lib.SKIP_NO_TRADE, f"no trade in {label}"),
-    ):
-        names = table.filter(pl.col("skipped") == reason)["candidate"].to_list()
-        if not names:
-            continue
-        shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
-        notes.append(f"skipped {len(names)} candidate(s), {why}: {shown}")
-    return notes

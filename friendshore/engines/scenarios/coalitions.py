@@ -907,9 +907,14 @@ def suggest_partners(
     industries: IndustryMap | None = None,
     source: str | None = None,
     candidates: Sequence[str] | None = None,
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, tuple[str, ...], str]:
     """Every country outside ``coalition``, ranked by how much joining it lowers
-    the members' import price rise (:func:`partner_table`)."""
+    the members' import price rise (:func:`partner_table`).
+
+    ``candidates``: ISO3 codes or registry groups (a group stands for its members
+    as of the year); default every country outside the coalition. Returns the
+    table, notes for the user (candidates skipped, and why) and the basket's label.
+    """
     registry = load_registry() if registry is None else registry
     settings.check()
     basket = load_basket(
@@ -925,4 +930,39 @@ def suggest_partners(
     )
     chosen = resolve_coalitions(registry, basket.year, [coalition], concern=concern)
     members = chosen.members[coalition]
-    return partner_table(basket, coalition, members, settings, candidates=candidates)
+    pool = candidate_codes(registry, basket.year, candidates)
+    table = partner_table(basket, coalition, members, settings, candidates=pool)
+    return table, tuple(skipped_notes(table, basket.label)), basket.label
+
+
+def candidate_codes(
+    registry: Registry, year: int, names: Sequence[str] | None
+) -> list[str] | None:
+    """ISO3 codes of candidate names (a registry group expands to its members)."""
+    if names is None:
+        return None
+    out: set[str] = set()
+    for name in names:
+        if name in registry.groups:
+            out.update(registry.members(name, year))
+            continue
+        code = countries.normalise(name)
+        if code is None:
+            raise UnknownNameError("candidate", name, registry.group_names())
+        out.add(code)
+    return sorted(out)
+
+
+def skipped_notes(table: pl.DataFrame, label: str) -> list[str]:
+    """Which candidates of a partner table were not run, and why (one per reason)."""
+    notes = []
+    for reason, why in (
+        (SKIP_CONCERN, "members of the concern group"),
+        (SKIP_NO_TRADE, f"no trade in {label}"),
+    ):
+        names = table.filter(pl.col("skipped") == reason)["candidate"].to_list()
+        if not names:
+            continue
+        shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
+        notes.append(f"skipped {len(names)} candidate(s), {why}: {shown}")
+    return notes

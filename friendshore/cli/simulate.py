@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -223,9 +222,6 @@ def simulate(
         "capacity_range": capacity_range,
         "substitution_range": substitution_range,
     }
-    sweep = [_coalition(c) for c in coalition or []]
-    if sweep and not files and importer is None and bloc is None:
-        flags["coalition"] = list(sweep[0])
     scenarios = model.gather(
         files or [],
         flags,
@@ -233,13 +229,8 @@ def simulate(
         seed=seed,
         groups=reg.group_names(),
         industries=ind.names(),
+        coalitions=[_coalition(c) for c in coalition or []],
     )
-    if sweep and (files or len(sweep) > 1):
-        scenarios = [
-            replace(sc, coalition=c, name=f"{sc.name} [{'+'.join(c)}]")
-            for sc in scenarios
-            for c in sweep
-        ]
     with state(ctx).open_store(read_only=True) as store:
         table = simulate_lib.simulate(
             store,

@@ -327,8 +327,40 @@ def gather(
     seed: int | None = None,
     groups: Collection[str] | None = None,
     industries: Collection[str] | None = None,
+    coalitions: Sequence[tuple[str, ...]] = (),
 ) -> list[Scenario]:
-    """The scenarios of one ``friendshore simulate`` call: files, or one from flags.
+    """The scenarios of one ``friendshore simulate`` call: files, or one from flags,
+    each run once per coalition of ``coalitions`` (``--coalition``, repeatable).
+
+    With no files and no importer or bloc, the first coalition is the scenario's;
+    with files, or several coalitions, every scenario runs with each coalition
+    (named ``scenario [USA+us-treaty-allies]``).
+    """
+    sweep = [tuple(c) for c in coalitions]
+    if sweep and not files and flags.get("importer") is None and not flags.get("bloc"):
+        flags = {**flags, "coalition": list(sweep[0])}
+    out = _gather(
+        files, flags, draws=draws, seed=seed, groups=groups, industries=industries
+    )
+    if sweep and (files or len(sweep) > 1):
+        out = [
+            replace(sc, coalition=c, name=f"{sc.name} [{'+'.join(c)}]")
+            for sc in out
+            for c in sweep
+        ]
+    return out
+
+
+def _gather(
+    files: Sequence[Path],
+    flags: Mapping[str, Any],
+    *,
+    draws: int | None = None,
+    seed: int | None = None,
+    groups: Collection[str] | None = None,
+    industries: Collection[str] | None = None,
+) -> list[Scenario]:
+    """The scenarios of the files, or one from flags.
 
     ``flags`` holds scenario keys given on the command line (None = not given),
     with ``capacity_range`` / ``substitution_range`` for the uncertainty ranges.

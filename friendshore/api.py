@@ -19,6 +19,9 @@ shape: (2, 4)
 │ 2023 ┆ 811292 ┆ 2.28504762e8     ┆ 0.143506  │
 │ 2024 ┆ 811292 ┆ 2.74927348e8     ┆ 0.193961  │
 └──────┴────────┴──────────────────┴───────────┘
+>>> sel = fs.selection(importer="USA", hs=["811292"], years=[2023, 2024])
+>>> fs.exposure(sel).height, fs.world_concentration(sel).height
+(2, 2)
 >>> ga = fs.production_concentration(commodity="gallium", edition="MCS2025")
 >>> ga.select("year", "stage", "prc_share", "top_country")
 shape: (2, 4)
@@ -53,7 +56,7 @@ from typing import Any
 import polars as pl
 
 from friendshore.engines import concentration, exposure, flags, trend
-from friendshore.selection import trade_loads
+from friendshore.selection import Selection, trade_loads
 from friendshore.store import Store
 from friendshore.store.catalogue import run_query
 
@@ -97,31 +100,54 @@ class Friendshore:
         return run_query(self.store, name, params)
 
     # -- the engines -----------------------------------------------------------------
-    def exposure(self, **kwargs: Any) -> pl.DataFrame:
+    # Each takes a Selection (the rows, decided once: :meth:`selection`) or the
+    # keywords one is built from, as the CLI's options are.
+    def selection(self, **kwargs: Any) -> Selection:
+        """The rows a call reads: keywords of
+        :meth:`friendshore.selection.Selection.build` (years, importer or bloc,
+        products or industry, tiers, source)."""
+        return Selection.build(self.store, **kwargs)
+
+    def exposure(
+        self, selection: Selection | None = None, **kwargs: Any
+    ) -> pl.DataFrame:
         """``friendshore exposure``: per product; keywords of
         :func:`friendshore.engines.exposure.product_exposure`."""
-        return exposure.product_exposure(self.store, **kwargs)
+        return exposure.product_exposure(self.store, selection, **kwargs)
 
-    def industry_exposure(self, **kwargs: Any) -> pl.DataFrame:
-        """``friendshore exposure --level industry``; keywords of
+    def industry_exposure(
+        self, selection: Selection | None = None, **kwargs: Any
+    ) -> pl.DataFrame:
+        """``friendshore exposure --level industry`` (a selection built with
+        ``industry_level=True``); keywords of
         :func:`friendshore.engines.exposure.industry_exposure`."""
-        return exposure.industry_exposure(self.store, **kwargs)
+        return exposure.industry_exposure(self.store, selection, **kwargs)
 
-    def world_concentration(self, **kwargs: Any) -> pl.DataFrame:
+    def world_concentration(
+        self, selection: Selection | None = None, **kwargs: Any
+    ) -> pl.DataFrame:
         """``friendshore concentration``: world supply concentration per product."""
-        return concentration.world_concentration(self.store, **kwargs)
+        return concentration.world_concentration(self.store, selection, **kwargs)
 
     def production_concentration(self, **kwargs: Any) -> pl.DataFrame:
         """``friendshore concentration --production``: USGS production shares."""
         return concentration.production_concentration(self.store, **kwargs)
 
-    def flags(self, **kwargs: Any) -> pl.DataFrame:
-        """``friendshore flags``: dependency flags (GeoDep and single-supplier)."""
-        return flags.dependency_flags(self.store, **kwargs)
+    def flags(self, selection: Selection | None = None, **kwargs: Any) -> pl.DataFrame:
+        """``friendshore flags``: dependency flags (GeoDep and single-supplier); a
+        selection of the window's years (``Selection.build(window=…)``)."""
+        return flags.dependency_flags(self.store, selection, **kwargs)
 
-    def trend(self, *, start: int, end: int, **kwargs: Any) -> pl.DataFrame:
+    def trend(
+        self,
+        selection: Selection | None = None,
+        *,
+        start: int,
+        end: int,
+        **kwargs: Any,
+    ) -> pl.DataFrame:
         """``friendshore trend``: exposure change from ``start`` to ``end``."""
-        return trend.trend(self.store, start=start, end=end, **kwargs)
+        return trend.trend(self.store, selection, start=start, end=end, **kwargs)
 
 
 def open(path: str | Path | None = None, *, read_only: bool = True) -> Friendshore:

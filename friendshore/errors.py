@@ -38,10 +38,6 @@ class SourceFormatError(InputError):
         super().__init__(f"{where}: {message}")
 
 
-class SchemaError(InputError):
-    """Missing, extra or mistyped columns; lists all of them at once."""
-
-
 def _edits(a: str, b: str) -> int:
     """Edit distance counting a swap of two neighbours as one edit (FNI → FIN)."""
     prev2: list[int] = []

@@ -130,6 +130,11 @@ def test_parquet_carries_provenance(cli, flows_db: Path, tmp_path: Path) -> None
             ["concentration", "--production", "--hs", "850511"],
             "Error: --hs does not apply to --production\n",
         ),
+        (
+            # USGS production has no trade source to choose: said, not ignored.
+            ["concentration", "--production", "--source", "baci"],
+            "Error: --source does not apply to --production\n",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(

@@ -280,36 +280,30 @@ def exposure(
 
 def note_left_out(df: pl.DataFrame, industry: str | None) -> None:
     """Say on stderr which industry codes were left out as broader than the input."""
-    import polars as pl
-
     from friendshore.engines import exposure as exposure_lib
-    from friendshore.reference.industries import load_industries
 
-    if df.is_empty() or "hs_revision" not in df.columns:
-        return
-    revisions = sorted(
-        {r for v in df["hs_revision"].unique().to_list() for r in v.split("+")}
-    )
-    gone = exposure_lib.left_out(load_industries(), industry, revisions)
-    if industry is None and "industry" in df.columns:
-        gone = gone.filter(pl.col("industry").is_in(df["industry"].unique().to_list()))
-    if gone.is_empty():
-        return
-    merged = (
-        gone.group_by("industry", "left_out_hs6")
-        .agg(pl.col("hs_revision").sort().str.join("+"))
-        .sort("industry", "hs_revision")
-    )
-    parts = [
-        f"{r['industry']} {r['left_out_hs6']} ({r['hs_revision']})"
-        for r in merged.iter_rows(named=True)
-    ]
-    typer.echo(
-        "Note: left out as broader than the industry's inputs: "
-        + "; ".join(parts)
-        + ". --include-broader counts them (friendshore industries show lists why).",
-        err=True,
-    )
+    parts = exposure_lib.left_out_of(df, industry)
+    if parts:
+        typer.echo(
+            "Note: left out as broader than the industry's inputs: "
+            + "; ".join(parts)
+            + ". --include-broader counts them (friendshore industries show lists why).",
+            err=True,
+        )
+
+
+def _check_concentration_options(
+    production: bool, engine: Engine, given: dict[str, object]
+) -> None:
+    """World exports take --hs/--industry/--source; --production the USGS filters."""
+    if production and engine is Engine.spark:
+        raise ParameterError("--production runs on the store; --engine spark does not")
+    usgs = {"--commodity", "--stage", "--edition"}
+    stray = [flag for flag, v in given.items() if v and (flag in usgs) != production]
+    if stray and production:
+        raise ParameterError(f"{', '.join(stray)} does not apply to --production")
+    if stray:
+        raise ParameterError(f"{', '.join(stray)} needs --production")
 
 
 def _stream_years(
@@ -425,24 +419,18 @@ def concentration(
     params |= {"commodity": commodity, "edition": edition}
     params["stage"] = stage.value if stage else None
     params |= {"engine": engine.value, "parquet": parquet}
-    if production:
-        if engine is Engine.spark:
-            raise ParameterError(
-                "--production runs on the store; --engine spark does not"
-            )
-        given: tuple[tuple[str, object], ...] = (
-            ("--hs", hs),
-            ("--industry", industry),
-            ("--source", source),
-        )
-        stray = [f for f, v in given if v]
-        if stray:
-            raise ParameterError(f"{', '.join(stray)} does not apply to --production")
-    else:
-        given = (("--commodity", commodity), ("--stage", stage), ("--edition", edition))
-        stray = [f for f, v in given if v]
-        if stray:
-            raise ParameterError(f"{', '.join(stray)} needs --production")
+    _check_concentration_options(
+        production,
+        engine,
+        {
+            "--hs": hs,
+            "--industry": industry,
+            "--source": source,
+            "--commodity": commodity,
+            "--stage": stage,
+            "--edition": edition,
+        },
+    )
 
     def compute(store: Any) -> pl.DataFrame:
         if production:

@@ -93,6 +93,28 @@ def left_out(
     )
 
 
+def left_out_of(df: pl.DataFrame, industry: str | None) -> list[str]:
+    """``industry hs6, … (revision)`` for each industry whose codes broader than
+    its inputs were left out of ``df`` (exposure rows with ``hs_revision``)."""
+    if df.is_empty() or "hs_revision" not in df.columns:
+        return []
+    revisions = sorted(
+        {r for v in df["hs_revision"].unique().to_list() for r in v.split("+")}
+    )
+    gone = left_out(load_industries(), industry, revisions)
+    if industry is None and "industry" in df.columns:
+        gone = gone.filter(pl.col("industry").is_in(df["industry"].unique().to_list()))
+    merged = (
+        gone.group_by("industry", "left_out_hs6")
+        .agg(pl.col("hs_revision").sort().str.join("+"))
+        .sort("industry", "hs_revision")
+    )
+    return [
+        f"{r['industry']} {r['left_out_hs6']} ({r['hs_revision']})"
+        for r in merged.iter_rows(named=True)
+    ]
+
+
 def _in_revision(products: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFrame:
     """Product rows joined with the industry codes of the row's own HS revision.
 

@@ -134,15 +134,15 @@ def _table(
 
 def _emit(
     df: pl.DataFrame,
-    fmt: Format,
-    out: Path | None,
-    *,
+    to: tuple[Format, Path | None, bool],
     command: str,
     params: dict[str, Any],
     meta: dict[str, str],
-    view: View | None = None,
-    wide: bool = False,
+    view: View,
 ) -> None:
+    """Render ``df`` as ``to`` = (--format, --out, --wide) says, with its provenance
+    and the note an empty result gets."""
+    fmt, out, wide = to
     emit(
         df,
         fmt,
@@ -273,9 +273,7 @@ def exposure(
         note_left_out(df, industry)
     df = exposure_lib.top_exposed(df, top)
     view = views.EXPOSURE_INDUSTRY if by_industry else views.EXPOSURE_PRODUCT
-    _emit(
-        df, fmt, out, command="exposure", params=params, meta=meta, view=view, wide=wide
-    )
+    _emit(df, (fmt, out, wide), "exposure", params, meta, view)
 
 
 def note_left_out(df: pl.DataFrame, industry: str | None) -> None:
@@ -448,16 +446,7 @@ def concentration(
     opened = open_engine(ctx, engine, parquet, spark_master)
     df, meta = _table(opened, "concentration", params, rows.reg, compute)
     view = views.PRODUCTION_CONCENTRATION if production else views.WORLD_CONCENTRATION
-    _emit(
-        df,
-        fmt,
-        out,
-        command="concentration",
-        params=params,
-        meta=meta,
-        view=view,
-        wide=wide,
-    )
+    _emit(df, (fmt, out, wide), "concentration", params, meta, view)
 
 
 @app.command()
@@ -512,16 +501,7 @@ def trend(
     note = trend_lib.revision_break_note(df)
     if note:
         typer.echo(f"Note: {note}.", err=True)
-    _emit(
-        df,
-        fmt,
-        out,
-        command="trend",
-        params=params,
-        meta=meta,
-        view=views.TREND,
-        wide=wide,
-    )
+    _emit(df, (fmt, out, wide), "trend", params, meta, views.TREND)
 
 
 @app.command()
@@ -610,16 +590,7 @@ def flags(
 
     opened = state(ctx).open_store(read_only=True)
     df, meta = _table(opened, "flags", params, rows.reg, compute)
-    _emit(
-        df,
-        fmt,
-        out,
-        command="flags",
-        params=params,
-        meta=meta,
-        view=views.FLAGS,
-        wide=wide,
-    )
+    _emit(df, (fmt, out, wide), "flags", params, meta, views.FLAGS)
 
 
 @app.command()
@@ -667,13 +638,4 @@ def crma(
 
     opened = state(ctx).open_store(read_only=True)
     df, meta = _table(opened, "crma", params, rows.reg, compute)
-    _emit(
-        df,
-        fmt,
-        out,
-        command="crma",
-        params=params,
-        meta=meta,
-        view=views.CRMA,
-        wide=wide,
-    )
+    _emit(df, (fmt, out, wide), "crma", params, meta, views.CRMA)

@@ -332,40 +332,16 @@ def gather(
     """The scenarios of one ``friendshore simulate`` call: files, or one from flags,
     each run once per coalition of ``coalitions`` (``--coalition``, repeatable).
 
-    With no files and no importer or bloc, the first coalition is the scenario's;
-    with files, or several coalitions, every scenario runs with each coalition
-    (named ``scenario [USA+us-treaty-allies]``).
+    ``flags`` holds scenario keys given on the command line (None = not given),
+    with ``capacity_range`` / ``substitution_range`` for the uncertainty ranges.
+    ``draws`` and ``seed`` override the files' ``[uncertainty]`` values. With no
+    files and no importer or bloc, the first coalition is the scenario's; with
+    files, or several coalitions, every scenario runs with each coalition (named
+    ``scenario [USA+us-treaty-allies]``).
     """
     sweep = [tuple(c) for c in coalitions]
     if sweep and not files and flags.get("importer") is None and not flags.get("bloc"):
         flags = {**flags, "coalition": list(sweep[0])}
-    out = _gather(
-        files, flags, draws=draws, seed=seed, groups=groups, industries=industries
-    )
-    if sweep and (files or len(sweep) > 1):
-        out = [
-            replace(sc, coalition=c, name=f"{sc.name} [{'+'.join(c)}]")
-            for sc in out
-            for c in sweep
-        ]
-    return out
-
-
-def _gather(
-    files: Sequence[Path],
-    flags: Mapping[str, Any],
-    *,
-    draws: int | None = None,
-    seed: int | None = None,
-    groups: Collection[str] | None = None,
-    industries: Collection[str] | None = None,
-) -> list[Scenario]:
-    """The scenarios of the files, or one from flags.
-
-    ``flags`` holds scenario keys given on the command line (None = not given),
-    with ``capacity_range`` / ``substitution_range`` for the uncertainty ranges.
-    ``draws`` and ``seed`` override the files' ``[uncertainty]`` values.
-    """
     given = {k: v for k, v in flags.items() if v is not None and v != []}
     if files and given:
         shown = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
@@ -385,7 +361,25 @@ def _gather(
                 else sc
                 for sc in out
             ]
-        return out
+    else:
+        out = [_from_flags(given, draws, seed, groups, industries)]
+    if sweep and (files or len(sweep) > 1):
+        out = [
+            replace(sc, coalition=c, name=f"{sc.name} [{'+'.join(c)}]")
+            for sc in out
+            for c in sweep
+        ]
+    return out
+
+
+def _from_flags(
+    given: Mapping[str, Any],
+    draws: int | None,
+    seed: int | None,
+    groups: Collection[str] | None,
+    industries: Collection[str] | None,
+) -> Scenario:
+    """The one scenario the command-line flags build."""
     if not given:
         raise ParameterError(
             "give scenario files, or build one from flags: --importer (or --bloc, "
@@ -410,7 +404,7 @@ def _gather(
                 "--capacity-range / --substitution-range / --seed need --draws N"
             )
         data["uncertainty"] = unc
-    return [from_mapping(data, FLAGS_SOURCE, groups=groups, industries=industries)]
+    return from_mapping(data, FLAGS_SOURCE, groups=groups, industries=industries)
 
 
 # -- validation helpers ------------------------------------------------------------

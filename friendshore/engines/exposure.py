@@ -27,11 +27,11 @@ year is decided by :mod:`friendshore.selection` (one source per year, so no
 flow is counted twice); every row carries that provenance (``source``,
 ``hs_revision``, ``basis``, ``vintage``).
 
-The engine functions (:func:`exposure_frame`, :func:`rollup_industries`,
-:func:`trend_frame`) take the registry tiers, bloc members and industry products as
-plain Polars frames; only the public functions (:func:`product_exposure`,
-:func:`industry_exposure`, :func:`trend`) call :func:`load_registry` and
-:func:`load_industries`.
+Every function reads the rows one :class:`~friendshore.selection.Selection` decided
+(the registry tiers, bloc members and industry codes in it are plain Polars frames, so
+a test can build one by hand); the public functions (:func:`product_exposure`,
+:func:`industry_exposure`, :func:`exposure_by_year`) also take the keywords one is
+built from.
 """
 
 from __future__ import annotations

@@ -24,12 +24,14 @@ from .rows import (
     ImporterOpt,
     IndustryOpt,
     IntraOpt,
+    Level,
+    LevelOpt,
     PartnersOpt,
     RowOptions,
     SourceOpt,
     YearOpt,
     YearsOpt,
-    parse_years,
+    given,
 )
 
 if TYPE_CHECKING:
@@ -37,13 +39,6 @@ if TYPE_CHECKING:
 
     from friendshore.reference.registry import Registry
     from friendshore.selection import Selection
-
-
-class Level(StrEnum):
-    """Rows per product, or rolled up per industry."""
-
-    product = "product"
-    industry = "industry"
 
 
 class Stage(StrEnum):
@@ -191,9 +186,7 @@ def exposure(
     hs: HsOpt = None,
     year: YearOpt = None,
     years: YearsOpt = None,
-    level: Annotated[
-        Level, typer.Option(help="Rows per product or per industry.")
-    ] = Level.product,
+    level: LevelOpt = Level.product,
     concern: ConcernOpt = defaults.CONCERN,
     allies: AlliesOpt = None,
     partners: PartnersOpt = None,
@@ -228,26 +221,13 @@ def exposure(
     """
     from friendshore.engines import exposure as exposure_lib
 
-    rows = RowOptions(
-        year=year,
-        years=parse_years(years) if years else None,
-        importer=importer,
-        bloc=bloc,
-        industry=industry,
-        hs=hs,
-        concern=concern,
-        allies=allies,
-        partners=partners,
-        include_intra=include_intra,
-        include_broader=include_broader,
-        source=source,
-        registry=registry,
-    )
+    rows = RowOptions.of(ctx)
     by_industry = level is Level.industry
     if by_industry and hs:
         raise ParameterError("--level industry takes --industry, not --hs")
-    params = rows.params() | {"level": level.value, "lookthrough": lookthrough}
-    params |= {"top": top, "engine": engine.value, "parquet": parquet}
+    params = rows.params() | given(
+        ctx, "level", "lookthrough", "top", "engine", "parquet"
+    )
 
     def opener() -> Any:
         return open_engine(ctx, engine, parquet, spark_master)
@@ -290,14 +270,17 @@ def note_left_out(df: pl.DataFrame, industry: str | None) -> None:
         )
 
 
-def _check_concentration_options(
-    production: bool, engine: Engine, given: dict[str, object]
-) -> None:
+def _check_concentration_options(params: dict[str, Any]) -> None:
     """World exports take --hs/--industry/--source; --production the USGS filters."""
-    if production and engine is Engine.spark:
+    production = params["production"]
+    if production and params["engine"] == Engine.spark:
         raise ParameterError("--production runs on the store; --engine spark does not")
-    usgs = {"--commodity", "--stage", "--edition"}
-    stray = [flag for flag, v in given.items() if v and (flag in usgs) != production]
+    usgs = ("commodity", "stage", "edition")
+    stray = [
+        "--" + key
+        for key in ("hs", "industry", "source", *usgs)
+        if params[key] and (key in usgs) != production
+    ]
     if stray and production:
         raise ParameterError(f"{', '.join(stray)} does not apply to --production")
     if stray:
@@ -405,30 +388,11 @@ def concentration(
     """
     from friendshore.engines import concentration as conc_lib
 
-    rows = RowOptions(
-        year=year,
-        hs=hs,
-        industry=industry,
-        concern=concern,
-        source=source,
-        registry=registry,
-    )
-    params: dict[str, Any] = {"production": production, **rows.params()}
-    params |= {"commodity": commodity, "edition": edition}
-    params["stage"] = stage.value if stage else None
-    params |= {"engine": engine.value, "parquet": parquet}
-    _check_concentration_options(
-        production,
-        engine,
-        {
-            "--hs": hs,
-            "--industry": industry,
-            "--source": source,
-            "--commodity": commodity,
-            "--stage": stage,
-            "--edition": edition,
-        },
-    )
+    rows = RowOptions.of(ctx)
+    usgs = given(ctx, "commodity", "stage", "edition")
+    params = given(ctx, "production") | rows.params() | usgs
+    params |= given(ctx, "engine", "parquet")
+    _check_concentration_options(params)
 
     def compute(store: Any) -> pl.DataFrame:
         if production:
@@ -458,9 +422,7 @@ def trend(
     bloc: BlocOpt = None,
     industry: IndustryOpt = None,
     hs: HsOpt = None,
-    level: Annotated[
-        Level, typer.Option(help="Rows per product or per industry.")
-    ] = Level.product,
+    level: LevelOpt = Level.product,
     concern: ConcernOpt = defaults.CONCERN,
     include_intra: IntraOpt = False,
     source: SourceOpt = None,
@@ -478,17 +440,7 @@ def trend(
     """
     from friendshore.engines import trend as trend_lib
 
-    rows = RowOptions(
-        importer=importer,
-        bloc=bloc,
-        industry=industry,
-        hs=hs,
-        concern=concern,
-        include_intra=include_intra,
-        include_broader=include_broader,
-        source=source,
-        registry=registry,
-    )
+    rows = RowOptions.of(ctx)
     params = rows.params() | {"from": start, "to": end, "level": level.value}
 
     def compute(store: Any) -> pl.DataFrame:
@@ -502,6 +454,18 @@ def trend(
     if note:
         typer.echo(f"Note: {note}.", err=True)
     _emit(df, (fmt, out, wide), "trend", params, meta, views.TREND)
+
+
+# The flags command's thresholds: dependency_flags's keywords of the same names.
+_THRESHOLDS = (
+    "import_hhi",
+    "world_hhi",
+    "ratio",
+    "window",
+    "min_years",
+    "crma_share",
+    "min_coverage",
+)
 
 
 @app.command()
@@ -567,20 +531,8 @@ def flags(
     """
     from friendshore.engines import flags as flags_lib
 
-    rows = RowOptions(
-        year=year,
-        importer=importer,
-        bloc=bloc,
-        industry=industry,
-        hs=hs,
-        concern=concern,
-        include_intra=include_intra,
-        source=source,
-        registry=registry,
-    )
-    thresholds: dict[str, Any] = {"import_hhi": import_hhi, "world_hhi": world_hhi}
-    thresholds |= {"ratio": ratio, "window": window, "min_years": min_years}
-    thresholds |= {"crma_share": crma_share, "min_coverage": min_coverage}
+    rows = RowOptions.of(ctx)
+    thresholds = given(ctx, *_THRESHOLDS)
     params = rows.params() | thresholds
 
     def compute(store: Any) -> pl.DataFrame:
@@ -629,8 +581,8 @@ def crma(
     """
     from friendshore.engines import crma as crma_lib
 
-    rows = RowOptions(year=year, bloc=bloc, source=source, registry=registry)
-    params = rows.params() | {"commodity": commodity, "share": share}
+    rows = RowOptions.of(ctx)
+    params = rows.params() | given(ctx, "commodity", "share")
 
     def compute(store: Any) -> pl.DataFrame:
         sel = rows.selection(store, need_industries=True)

@@ -8,7 +8,8 @@ which never decides which rows on its own when given one.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
 
 _W = "Which flows"
 _T = "Tiers"
+
+
+class Level(StrEnum):
+    """Rows per product, or rolled up per industry."""
+
+    product = "product"
+    industry = "industry"
+
+
+LevelOpt = Annotated[Level, typer.Option(help="Rows per product or per industry.")]
 
 ImporterOpt = Annotated[
     str | None,
@@ -57,7 +68,9 @@ YearsOpt = Annotated[
 SourceOpt = Annotated[
     str | None,
     typer.Option(
-        help="Only this source: baci, comtrade, table[:name].", rich_help_panel=_W
+        help="Only this source: baci, comtrade, table[:name] (default: per year, "
+        "baci, then comtrade, then tables).",
+        rich_help_panel=_W,
     ),
 ]
 IntraOpt = Annotated[
@@ -67,7 +80,10 @@ IntraOpt = Annotated[
     ),
 ]
 ConcernOpt = Annotated[
-    str, typer.Option(help="Registry group of concern.", rich_help_panel=_T)
+    str,
+    typer.Option(
+        help="Registry group of concern (members as of the year).", rich_help_panel=_T
+    ),
 ]
 AlliesOpt = Annotated[
     list[str] | None,
@@ -91,6 +107,42 @@ BroaderOpt = Annotated[
         rich_help_panel=_W,
     ),
 ]
+
+
+# The basket of the scenario-model commands (coalitions, partners suggest): six-digit
+# codes only, and 'all' industries for the defense basket.
+BasketIndustryOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Industry of the industry map, or 'all' (the defense basket).",
+        rich_help_panel=_W,
+    ),
+]
+BasketHsOpt = Annotated[
+    list[str] | None, typer.Option(help="HS6 code (repeatable).", rich_help_panel=_W)
+]
+
+# Options that say where and how a result is written, not what it is.
+_OUTPUT = frozenset({"registry", "fmt", "out", "wide", "spark_master"})
+
+
+def given(ctx: typer.Context, *names: str) -> dict[str, Any]:
+    """The command's parsed options by parameter name: ``names``, or every option
+    but the output ones (for provenance). Values as the command received them,
+    but enums as their values (click's ``()`` for a repeatable option not given
+    is None, its tuple a list, as Typer hands them to the command)."""
+    return {
+        k: _plain(ctx.params[k])
+        for k in names or [k for k in ctx.params if k not in _OUTPUT]
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value) or None
+    return value
 
 
 def parse_years(text: str) -> list[int]:
@@ -130,6 +182,16 @@ class RowOptions:
     source: str | None = None
     registry: Path | None = None
     _reg: Registry | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, ctx: typer.Context) -> RowOptions:
+        """The options the command ``ctx`` received: its parameters named like a
+        field (``--years Y1:Y2`` read as the list of years)."""
+        names = [f.name for f in fields(cls) if not f.name.startswith("_")]
+        values = {k: _plain(ctx.params[k]) for k in names if k in ctx.params}
+        if isinstance(years := values.get("years"), str):
+            values["years"] = parse_years(years) if years else None
+        return cls(**values)
 
     def __post_init__(self) -> None:
         if self.year is not None and self.years is not None:

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from friendshore.errors import ParameterError
-
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, RegistryOpt, View, WideOpt, emit
-
-if TYPE_CHECKING:
-    import polars as pl
-
-
-class Level(StrEnum):
-    """Rows per product, or rolled up per industry."""
-
-    product = "product"
-    industry = "industry"
+from .rows import Level, LevelOpt, SourceOpt, given
 
 
 class By(StrEnum):
@@ -164,13 +153,8 @@ def simulate(
     by: Annotated[
         By, typer.Option(help="Rows per coalition member or per exporter.")
     ] = By.importer,
-    level: Annotated[
-        Level, typer.Option(help="One row per product or per industry.")
-    ] = Level.product,
-    source: Annotated[
-        str | None,
-        typer.Option(help="Trade source (default: baci, then comtrade, then tables)."),
-    ] = None,
+    level: LevelOpt = Level.product,
+    source: SourceOpt = None,
     registry: RegistryOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
@@ -203,33 +187,15 @@ def simulate(
     from friendshore.reference.industries import load_industries
     from friendshore.reference.registry import load_registry
 
-    reg = load_registry(registry)
-    ind = load_industries()
-    flags = {
-        "importer": importer,
-        "bloc": bloc,
-        "industry": industry,
-        "hs": (hs[0] if hs == ["all"] else hs) if hs else None,
-        "year": year,
-        "concern": concern,
-        "policy": policy,
-        "tariff": tariff,
-        "max_concern_share": max_concern_share,
-        "eligible": eligible,
-        "capacity_expansion": capacity_expansion,
-        "reshoring": reshoring,
-        "reshoring_cost": reshoring_cost,
-        "capacity_range": capacity_range,
-        "substitution_range": substitution_range,
-    }
+    reg, ind = load_registry(registry), load_industries()
     scenarios = model.gather(
         files or [],
-        flags,
+        given(ctx, *model.FLAGS),
         draws=draws,
         seed=seed,
         groups=reg.group_names(),
         industries=ind.names(),
-        coalitions=[_coalition(c) for c in coalition or []],
+        coalitions=[model.parse_coalition(c) for c in coalition or []],
     )
     with state(ctx).open_store(read_only=True) as store:
         table = simulate_lib.simulate(
@@ -244,55 +210,11 @@ def simulate(
         meta = export.provenance(
             store,
             "simulate",
-            {
-                "files": files or [],
-                **flags,
-                "coalition": coalition,
-                "draws": draws,
-                "seed": seed,
-                "by": by.value,
-                "level": level.value,
-                "source": source,
-            },
+            given(ctx) | {"files": files or []},
             registry_version=reg.version,
-            extra={
-                "scenarios": [model.as_dict(sc) for sc in scenarios],
-            },
+            extra={"scenarios": [model.as_dict(sc) for sc in scenarios]},
         )
-    for note in _unmatched(scenarios, table):
+    for note in simulate_lib.unmatched_notes(scenarios, table):
         typer.echo(note, err=True)
     view = View.of(*TABLE_COLUMNS[by.value], keep=2)
     emit(table, fmt, out, title="simulate", metadata=meta, view=view, wide=wide)
-
-
-def _coalition(text: str) -> tuple[str, ...]:
-    """``USA,us-treaty-allies`` → ("USA", "us-treaty-allies")."""
-    items = tuple(x.strip() for x in text.split(",") if x.strip())
-    if not items:
-        raise ParameterError(
-            f"--coalition: expected ISO3 codes or groups, got {text!r}"
-        )
-    return tuple(x.upper() if len(x) == 3 and x.isalpha() else x for x in items)
-
-
-def _unmatched(scenarios: list, table: pl.DataFrame) -> list[str]:
-    """One stderr note per scenario that found no trade flows (never a silent gap)."""
-    found = set(table.get_column("scenario").to_list())
-    notes = []
-    for sc in scenarios:
-        if sc.name in found:
-            continue
-        products = (
-            f"industry {sc.industry}"
-            if sc.industry is not None
-            else "every product"
-            if sc.all_products
-            else "HS " + ", ".join(sc.hs)
-        )
-        year = "the latest year" if sc.year is None else str(sc.year)
-        notes.append(
-            f"{sc.source}: scenario {sc.name!r} matched no trade flows "
-            f"(coalition {sc.coalition_label}, {year}, {products}); "
-            "`friendshore info` lists the loaded years and products"
-        )
-    return notes

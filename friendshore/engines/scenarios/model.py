@@ -92,6 +92,25 @@ _TOP_KEYS = (
 )
 _ELASTICITY_KEYS = ("substitution", "demand", "supply")
 _UNCERTAINTY_KEYS = ("draws", "seed", "capacity_expansion", *_ELASTICITY_KEYS)
+# The command-line flags that build one scenario (``simulate --importer …``), by
+# parameter name: the scenario keys, and the two ranges of [uncertainty].
+FLAGS = (
+    "importer",
+    "bloc",
+    "industry",
+    "hs",
+    "year",
+    "concern",
+    "policy",
+    "tariff",
+    "max_concern_share",
+    "eligible",
+    "capacity_expansion",
+    "reshoring",
+    "reshoring_cost",
+    "capacity_range",
+    "substitution_range",
+)
 # Scenario keys whose command-line flag is not the key with dashes.
 _FLAG_OF = {
     "uncertainty.draws": "draws",
@@ -372,6 +391,17 @@ def gather(
     return out
 
 
+def parse_coalition(text: str) -> tuple[str, ...]:
+    """One ``--coalition`` value: ``USA,us-treaty-allies`` → ("USA",
+    "us-treaty-allies"); three letters are an ISO3 code, upper-cased."""
+    items = tuple(x.strip() for x in text.split(",") if x.strip())
+    if not items:
+        raise ParameterError(
+            f"--coalition: expected ISO3 codes or groups, got {text!r}"
+        )
+    return tuple(x.upper() if len(x) == 3 and x.isalpha() else x for x in items)
+
+
 def _from_flags(
     given: Mapping[str, Any],
     draws: int | None,
@@ -392,6 +422,8 @@ def _from_flags(
             unc["capacity_expansion"] = list(value)
         elif key == "substitution_range":
             unc["substitution"] = list(value)
+        elif key == "hs" and list(value) == [ALL]:
+            data[key] = ALL  # --hs all: every product
         else:
             data[key] = list(value) if isinstance(value, tuple) else value
     if draws is not None:

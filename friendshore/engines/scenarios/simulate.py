@@ -596,3 +596,27 @@ def _summarise(table: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         .select(*keys, "stat", *metrics)
         .sort([*keys, "stat"], maintain_order=True)
     )
+
+
+def unmatched_notes(scenarios: Sequence[Scenario], table: pl.DataFrame) -> list[str]:
+    """One note per scenario that found no trade flows (no rows in ``table``): the
+    user hears of it, never a silent gap."""
+    found = set(table.get_column("scenario").to_list())
+    notes = []
+    for sc in scenarios:
+        if sc.name in found:
+            continue
+        products = (
+            f"industry {sc.industry}"
+            if sc.industry is not None
+            else "every product"
+            if sc.all_products
+            else "HS " + ", ".join(sc.hs)
+        )
+        year = "the latest year" if sc.year is None else str(sc.year)
+        notes.append(
+            f"{sc.source}: scenario {sc.name!r} matched no trade flows "
+            f"(coalition {sc.coalition_label}, {year}, {products}); "
+            "`friendshore info` lists the loaded years and products"
+        )
+    return notes

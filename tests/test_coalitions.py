@@ -22,6 +22,7 @@ from friendshore.engines.scenarios.coalitions import (
     SKIP_CONCERN,
     SKIP_NO_TRADE,
     Basket,
+    Partners,
     Settings,
     league_table,
     partner_table,
@@ -398,6 +399,42 @@ def test_every_candidate_outside_is_considered_by_default() -> None:
     assert ran == {"BRA", "DEU", "FRA", "GBR", "USA"}
     assert table.filter(pl.col("candidate") == "CHN")["skipped"].item() == SKIP_CONCERN
     assert table.filter(pl.col("candidate") == "NOR")["skipped"].item() == SKIP_NO_TRADE
+
+
+def test_partners_notes_ranked_rows_and_empty_note() -> None:
+    """The rules partners suggest prints (the library's): the skipped candidates,
+    then the coalition's own price rise (the first ranked row's), the --top rows
+    of the candidates that ran, and the note when none ran."""
+    members = COALITIONS["west"]
+    table = partner_table(
+        _basket(), "west", members, SETTINGS, candidates=["KOR", "IND", "CHN", "ISL"]
+    )
+    found = Partners("west", table, "fixture")
+    alone = _reference(set(members), set(members))["import_price_change_pct"]
+    assert found.notes == (
+        "skipped 1 candidate(s), members of the concern group: CHN",
+        "skipped 1 candidate(s), no trade in fixture: ISL",
+        f"west alone: members' import price {alone:+.2f} %",
+    )
+    top = found.ranked(1)
+    assert top["candidate"].to_list() == ["KOR"] and "skipped" not in top.columns
+    assert found.ranked()["candidate"].to_list() == ["KOR", "IND"]
+    nobody = Partners("west", table.filter(pl.col("skipped").is_not_null()), "HS 1")
+    assert nobody.ranked().is_empty()
+    assert nobody.notes[-1] == "skipped 1 candidate(s), no trade in HS 1: ISL"
+    assert nobody.empty_note == "no candidate outside west trades in HS 1"
+
+
+def test_settings_from_flat_options() -> None:
+    got = Settings.of(policy="cap", max_concern_share=0.2, substitution=2.0)
+    assert got == Settings(
+        policy="cap",
+        max_concern_share=0.2,
+        elasticities=Elasticities(2.0, 0.6, 1.5),  # η and ε: the scenario defaults
+    )
+    with pytest.raises(ParameterError, match="--policy tariff needs --tariff above"):
+        Settings.of(policy="tariff")
+    assert Settings.of(policy="tariff", tariff=0.25).tariff == 0.25
 
 
 # -- which coalitions ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -400,3 +401,35 @@ def test_a_load_spanning_years_counts_only_in_the_year_it_answers_for(  # type: 
     assert rows[2021]["source"] == "baci"
     assert rows[2022]["import_value_usd"] == pytest.approx(70.0)
     assert rows[2022]["source"] == "comtrade"
+
+
+def test_row_options_are_the_parameters_a_command_received() -> None:
+    """RowOptions.of reads the command's parsed parameters (click's values): the
+    fields it has, --years Y1:Y2 as years, a repeatable option not given as None;
+    given() is every other option for provenance, enums as values, output aside."""
+    from types import SimpleNamespace
+
+    from friendshore.cli.rows import Level, RowOptions, given
+
+    ctx: Any = SimpleNamespace(
+        params={
+            "importer": "USA",
+            "years": "2019:2021",
+            "hs": ("850511", "280530"),
+            "allies": (),
+            "level": Level.industry,
+            "top": 3,
+            "fmt": "csv",
+            "out": None,
+            "registry": None,
+        }
+    )
+    rows = RowOptions.of(ctx)
+    assert rows == RowOptions(
+        importer="USA", years=[2019, 2020, 2021], hs=["850511", "280530"]
+    )
+    assert given(ctx, "level", "top") == {"level": "industry", "top": 3}
+    assert set(given(ctx)) == {"importer", "years", "hs", "allies", "level", "top"}
+    assert given(ctx)["allies"] is None
+    empty: Any = SimpleNamespace(params={"years": "", "year": 2022})
+    assert RowOptions.of(empty) == RowOptions(year=2022)

@@ -11,11 +11,13 @@ from friendshore.engines.scenarios.model import (
     DEFAULT_CAPACITY_EXPANSION,
     DEFAULT_RESHORING_COST,
     DEFAULT_SUBSTITUTION,
+    FLAGS,
     Scenario,
     Uncertainty,
     from_mapping,
     gather,
     load_scenario,
+    parse_coalition,
 )
 from friendshore.errors import ParameterError
 from friendshore.reference.industries import load_industries
@@ -328,3 +330,35 @@ def test_files_and_flags_do_not_mix(tmp_path: Path, names) -> None:
     with pytest.raises(ParameterError) as info:
         gather([path], {}, draws=10, **names)
     assert str(info.value).startswith(f"{path}, key 'uncertainty': --draws needs")
+
+
+# -- the rules the simulate command used to hold (now the library's) ----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("usa, us-treaty-allies", ("USA", "us-treaty-allies")),
+        ("eu,jpn,", ("eu", "JPN")),
+        ("quad", ("quad",)),
+    ],
+)
+def test_a_coalition_value_splits_on_commas_and_upper_cases_iso3(
+    text: str, expected: tuple[str, ...]
+) -> None:
+    assert parse_coalition(text) == expected
+
+
+def test_an_empty_coalition_value_is_refused() -> None:
+    with pytest.raises(ParameterError, match="--coalition: expected ISO3 codes"):
+        parse_coalition(" , ")
+
+
+def test_flags_hs_all_is_every_product() -> None:
+    # `--hs all` arrives as the list ["all"]: the scenario is every product, as
+    # `hs = "all"` in a file.
+    flags = dict.fromkeys(FLAGS) | {"importer": "USA", "hs": ["all"]}
+    (sc,) = gather([], flags | {"policy": "ban"})
+    assert sc.all_products and sc.coalition == ("USA",)
+    (listed,) = gather([], flags | {"hs": ["811292"], "policy": "ban"})
+    assert not listed.all_products and listed.hs == ("811292",)

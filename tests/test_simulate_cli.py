@@ -268,3 +268,32 @@ def test_a_scenario_that_matches_no_flows_is_named_on_stderr(
         f"{empty}: scenario 'fra' matched no trade flows (coalition USA, 2022, "
         "HS 811299); `friendshore info` lists the loaded years and products\n"
     )
+
+
+def test_unmatched_notes_name_each_scenario_without_rows() -> None:
+    # The library's rule (the command only prints it): a scenario with no row in
+    # the table gets one note naming its source, coalition, year and products.
+    import polars as pl
+
+    from friendshore.engines.scenarios.model import from_mapping
+    from friendshore.engines.scenarios.simulate import unmatched_notes
+
+    base = {"importer": "USA", "policy": "ban"}
+    found = from_mapping(base | {"name": "found", "hs": ["811292"]}, "a.toml")
+    by_hs = from_mapping(
+        base | {"name": "hs", "hs": ["811292", "811299"], "year": 2021}, "b.toml"
+    )
+    industry = from_mapping(base | {"name": "ind", "industry": "batteries"}, "c.toml")
+    every = from_mapping(
+        {"bloc": "eu", "policy": "ban", "name": "all", "hs": "all"}, "d"
+    )
+    table = pl.DataFrame({"scenario": ["found", "found"]})
+    tail = "; `friendshore info` lists the loaded years and products"
+    assert unmatched_notes([found, by_hs, industry, every], table) == [
+        "b.toml: scenario 'hs' matched no trade flows (coalition USA, 2021, "
+        "HS 811292, 811299)" + tail,
+        "c.toml: scenario 'ind' matched no trade flows (coalition USA, the latest "
+        "year, industry batteries)" + tail,
+        "d: scenario 'all' matched no trade flows (coalition eu, the latest year, "
+        "every product)" + tail,
+    ]

@@ -13,7 +13,15 @@ from friendshore.errors import ParameterError
 from . import defaults
 from .app import app, state
 from .render import Format, FormatOpt, OutOpt, RegistryOpt, emit
-from .rows import RowOptions
+from .rows import (
+    BasketHsOpt,
+    BasketIndustryOpt,
+    ConcernOpt,
+    RowOptions,
+    SourceOpt,
+    YearOpt,
+    given,
+)
 
 if TYPE_CHECKING:  # the solver, Polars and DuckDB load when a command runs
     import polars as pl
@@ -49,17 +57,6 @@ class PolicyName(StrEnum):
 _M = "Model"  # help panel of the policy and elasticities
 _D = defaults.ELASTICITIES
 
-ConcernOpt = Annotated[
-    str, typer.Option(help="Registry group of concern (members as of the year).")
-]
-IndustryOpt = Annotated[
-    str | None,
-    typer.Option(help="Industry of the industry map, or 'all' (the defense basket)."),
-]
-HsOpt = Annotated[list[str] | None, typer.Option(help="HS6 code (repeatable).")]
-YearOpt = Annotated[
-    int | None, typer.Option(help="Year (default: latest in the store).")
-]
 PolicyOpt = Annotated[
     PolicyName,
     typer.Option(
@@ -103,58 +100,57 @@ EligibleOpt = Annotated[
         rich_help_panel=_M,
     ),
 ]
-SourceOpt = Annotated[
-    str | None,
-    typer.Option(help="Trade source (default: baci, then comtrade, then tables)."),
-]
 
 
-def _settings(
-    policy: PolicyName,
-    tariff: float,
-    max_concern_share: float,
-    substitution: float,
-    demand: float,
-    supply: float,
-    capacity_expansion: float,
-    eligible: EligibleName,
-) -> lib.Settings:
+def _settings(ctx: typer.Context) -> lib.Settings:
+    """The model's settings as the command's options give them."""
     from friendshore.engines.scenarios import coalitions as lib
-    from friendshore.engines.scenarios.solver import Elasticities
 
-    if policy is PolicyName.tariff and tariff <= 0:
-        raise ParameterError("--policy tariff needs --tariff above 0, e.g. 0.25")
-    return lib.Settings(
-        policy=policy.value,
-        tariff=tariff,
-        max_concern_share=max_concern_share,
-        elasticities=Elasticities(substitution, demand, supply),
-        capacity_expansion=capacity_expansion,
-        eligible=eligible.value,
-    )
+    return lib.Settings.of(**given(ctx, *_SETTINGS))
 
 
-def _members_text(members: list[str] | None, limit: int = 3) -> str:
-    """``AUS IND JPN USA`` or ``ALB BEL CAN … (30)`` for the terminal table."""
-    members = members or []
-    if len(members) <= limit:
-        return " ".join(members)
-    return " ".join(members[: limit - 1]) + f" … ({len(members)})"
+# The options that make up lib.Settings.of's keywords.
+_SETTINGS = (
+    "policy",
+    "tariff",
+    "max_concern_share",
+    "substitution",
+    "demand",
+    "supply",
+    "capacity_expansion",
+    "eligible",
+)
+
+
+def _members_text(df: pl.DataFrame, limit: int = 3) -> pl.DataFrame:
+    """``AUS IND JPN USA`` or ``ALB BEL CAN … (30)``: the members for the terminal."""
+    import polars as pl
+
+    def text(members: pl.Series) -> str:
+        names = members.to_list()
+        if len(names) <= limit:
+            return " ".join(names)
+        return " ".join(names[: limit - 1]) + f" … ({len(names)})"
+
+    return df.with_columns(pl.col("members").map_elements(text, return_dtype=pl.String))
 
 
 def _provenance(
-    store: Any, command: str, params: dict[str, Any], version: str
+    store: Any, command: str, ctx: typer.Context, rows: RowOptions
 ) -> dict[str, str]:
+    """The output's provenance: the command and every option it was given."""
     from friendshore import export
 
-    return export.provenance(store, command, params, registry_version=version)
+    return export.provenance(
+        store, command, given(ctx), registry_version=rows.reg.version
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True})
 def coalitions(
     ctx: typer.Context,
-    industry: IndustryOpt = None,
-    hs: HsOpt = None,
+    industry: BasketIndustryOpt = None,
+    hs: BasketHsOpt = None,
     year: YearOpt = None,
     groups: Annotated[
         list[str] | None,
@@ -191,22 +187,10 @@ def coalitions(
 
       friendshore coalitions --industry all --policy tariff --tariff 0.25 --format csv
     """
-    import polars as pl
-
     from friendshore.engines.scenarios import coalitions as lib
 
     rows = RowOptions(year=year, concern=concern, source=source, registry=registry)
-    reg = rows.reg
-    settings = _settings(
-        policy,
-        tariff,
-        max_concern_share,
-        substitution,
-        demand,
-        supply,
-        capacity_expansion,
-        eligible,
-    )
+    settings = _settings(ctx)
     with state(ctx).open_store(read_only=True) as store:
         table, notes = lib.coalitions(
             store,
@@ -216,35 +200,18 @@ def coalitions(
             groups=_groups(ctx, groups),
             concern=concern,
             settings=settings,
-            registry=reg,
-            source=source,
+            registry=rows.reg,
         )
-        meta = _provenance(
-            store,
-            "coalitions",
-            {
-                "industry": industry,
-                "hs": hs,
-                "year": year,
-                "groups": groups,
-                "concern": concern,
-                "settings": settings,
-                "source": source,
-            },
-            reg.version,
-        )
+        meta = _provenance(store, "coalitions", ctx, rows)
+    _notes(notes)
+    if fmt is Format.table:
+        table = _display(_members_text(table), _LEAGUE_HEADERS)
+    emit(_finite_for_json(table, fmt), fmt, out, title="coalitions", metadata=meta)
+
+
+def _notes(notes: tuple[str, ...]) -> None:
     for note in notes:
         typer.echo(f"note: {note}", err=True)
-    if fmt is Format.table:
-        table = _display(
-            table.with_columns(
-                pl.col("members").map_elements(
-                    lambda m: _members_text(m.to_list()), return_dtype=pl.String
-                )
-            ),
-            _LEAGUE_HEADERS,
-        )
-    emit(_finite_for_json(table, fmt), fmt, out, title="coalitions", metadata=meta)
 
 
 # The terminal table: the figures that rank, under headers that fit 100 columns
@@ -318,8 +285,8 @@ def partners_suggest(
     coalition: Annotated[
         str, typer.Option(help="Registry group (or ISO3 code) to add a partner to.")
     ],
-    industry: IndustryOpt = None,
-    hs: HsOpt = None,
+    industry: BasketIndustryOpt = None,
+    hs: BasketHsOpt = None,
     year: YearOpt = None,
     top: Annotated[
         int | None, typer.Option(help="Show only the N best candidates.", min=1)
@@ -361,24 +328,12 @@ def partners_suggest(
 
       friendshore partners suggest --coalition g7 --hs 811292 --candidate KOR --candidate nato
     """
-    import polars as pl
-
     from friendshore.engines.scenarios import coalitions as lib
 
     rows = RowOptions(year=year, concern=concern, source=source, registry=registry)
-    reg = rows.reg
-    settings = _settings(
-        policy,
-        tariff,
-        max_concern_share,
-        substitution,
-        demand,
-        supply,
-        capacity_expansion,
-        eligible,
-    )
+    settings = _settings(ctx)
     with state(ctx).open_store(read_only=True) as store:
-        table, notes, label = lib.suggest_partners(
+        found = lib.suggest_partners(
             store,
             rows.selection(store),
             coalition=coalition,
@@ -386,38 +341,12 @@ def partners_suggest(
             hs=hs,
             concern=concern,
             settings=settings,
-            registry=reg,
+            registry=rows.reg,
             candidates=_split(candidate),
         )
-        meta = _provenance(
-            store,
-            "partners suggest",
-            {
-                "coalition": coalition,
-                "industry": industry,
-                "hs": hs,
-                "year": year,
-                "candidates": candidate,
-                "concern": concern,
-                "settings": settings,
-                "source": source,
-            },
-            reg.version,
-        )
-    ranked = table.filter(pl.col("skipped").is_null())
-    for note in notes:
-        typer.echo(f"note: {note}", err=True)
-    if len(ranked):
-        first = ranked.row(0, named=True)
-        typer.echo(
-            f"note: {coalition} alone: members' import price "
-            f"{_pct(first['coalition_price_change_pct'])}",
-            err=True,
-        )
-    empty = f"note: no candidate outside {coalition} trades in {label}"
-    if top is not None:
-        ranked = ranked.head(top)
-    shown = ranked.drop("skipped")
+        meta = _provenance(store, "partners suggest", ctx, rows)
+    _notes(found.notes)
+    shown = found.ranked(top)
     if fmt is Format.table:
         shown = _display(shown, _PARTNER_HEADERS)
     emit(
@@ -426,9 +355,5 @@ def partners_suggest(
         out,
         title=f"partners for {coalition}",
         metadata=meta,
-        empty=empty,
+        empty=f"note: {found.empty_note}",
     )
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.2f} %"

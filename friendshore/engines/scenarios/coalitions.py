@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
 import numpy as np
 import polars as pl
@@ -126,6 +126,33 @@ class Settings:
     )
     capacity_expansion: float = DEFAULT_CAPACITY_EXPANSION
     eligible: EligibleMode = "members"
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        policy: PolicyKind = "ban",
+        tariff: float = 0.0,
+        max_concern_share: float = 0.0,
+        substitution: float = DEFAULT_SUBSTITUTION,
+        demand: float = DEFAULT_DEMAND,
+        supply: float = DEFAULT_SUPPLY,
+        capacity_expansion: float = DEFAULT_CAPACITY_EXPANSION,
+        eligible: EligibleMode = "members",
+    ) -> Settings:
+        """Settings as a user asks for them: flat elasticities (the command's
+        ``--substitution``, ``--demand``, ``--supply``), and a tariff policy only
+        with a tariff above 0 (a zero tariff is the baseline, surely a slip)."""
+        if policy == "tariff" and tariff <= 0:
+            raise ParameterError("--policy tariff needs --tariff above 0, e.g. 0.25")
+        return cls(
+            policy=policy,
+            tariff=tariff,
+            max_concern_share=max_concern_share,
+            elasticities=Elasticities(substitution, demand, supply),
+            capacity_expansion=capacity_expansion,
+            eligible=eligible,
+        )
 
     def check(self) -> None:
         """Raise ParameterError on settings the model cannot take."""
@@ -847,41 +874,37 @@ def _subset(mk: Markets, flows: np.ndarray) -> Markets:
 # -- the library entry points ------------------------------------------------------------
 
 
+class BasketArgs(TypedDict, total=False):
+    """The keywords of :func:`load_basket` the entry points pass on (a selection
+    aside): the basket's products, the concern, the year and source when no
+    selection is given, the registry and industry map (default the bundled)."""
+
+    year: int | None
+    industry: str | None
+    hs: Sequence[str] | None
+    concern: str
+    registry: Registry | None
+    industries: IndustryMap | None
+    source: str | None
+
+
 def coalitions(
     store: Store,
     selection: Selection | None = None,
     *,
-    year: int | None = None,
-    industry: str | None = None,
-    hs: Sequence[str] | None = None,
     groups: Sequence[str] | None = None,
-    concern: str = DEFAULT_CONCERN,
     settings: Settings = Settings(),
-    registry: Registry | None = None,
-    industries: IndustryMap | None = None,
-    source: str | None = None,
+    **basket_args: Unpack[BasketArgs],
 ) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """The coalition league table of a basket: (table, notes for the user).
 
     ``groups``: registry groups (or ISO3 codes, a coalition of one); default every
     group of kind alliance or partnership with at least two members in the year.
-    See :func:`league_table` for the figures and :func:`load_basket` for the
-    basket and its errors.
+    ``basket_args``: :class:`BasketArgs`. See :func:`league_table` for the figures
+    and :func:`load_basket` for the basket and its errors.
     """
-    registry = load_registry() if registry is None else registry
-    settings.check()
-    basket = load_basket(
-        store,
-        selection,
-        year=year,
-        industry=industry,
-        hs=hs,
-        concern=concern,
-        registry=registry,
-        industries=industries,
-        source=source,
-    )
-    chosen = resolve_coalitions(registry, basket.year, groups, concern=concern)
+    registry, basket = _checked_basket(store, selection, settings, basket_args)
+    chosen = resolve_coalitions(registry, basket.year, groups, concern=basket.concern)
     table = league_table(basket, chosen.members, settings)
     notes = list(chosen.notes)
     idle = table.filter(pl.col("import_price_change_pct").is_null())["coalition"]
@@ -893,46 +916,73 @@ def coalitions(
     return table, tuple(notes)
 
 
+@dataclass(frozen=True)
+class Partners:
+    """What :func:`suggest_partners` found: the partner table of ``coalition``
+    (candidates not run included, with ``skipped``) and the basket's label."""
+
+    coalition: str
+    table: pl.DataFrame
+    label: str
+
+    def ranked(self, top: int | None = None) -> pl.DataFrame:
+        """The candidates that were run, best first (the ``top`` first ones)."""
+        ranked = self.table.filter(pl.col("skipped").is_null()).drop("skipped")
+        return ranked if top is None else ranked.head(top)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """For the user: which candidates were skipped and why, then the
+        coalition's own price rise (what the candidates are measured against)."""
+        notes = skipped_notes(self.table, self.label)
+        ranked = self.ranked()
+        if len(ranked):
+            alone = ranked.row(0, named=True)["coalition_price_change_pct"]
+            shown = "—" if alone is None else f"{alone:+.2f} %"
+            notes.append(f"{self.coalition} alone: members' import price {shown}")
+        return tuple(notes)
+
+    @property
+    def empty_note(self) -> str:
+        """The note when no candidate was run."""
+        return f"no candidate outside {self.coalition} trades in {self.label}"
+
+
 def suggest_partners(
     store: Store,
     selection: Selection | None = None,
     *,
     coalition: str,
-    year: int | None = None,
-    industry: str | None = None,
-    hs: Sequence[str] | None = None,
-    concern: str = DEFAULT_CONCERN,
-    settings: Settings = Settings(),
-    registry: Registry | None = None,
-    industries: IndustryMap | None = None,
-    source: str | None = None,
     candidates: Sequence[str] | None = None,
-) -> tuple[pl.DataFrame, tuple[str, ...], str]:
+    settings: Settings = Settings(),
+    **basket_args: Unpack[BasketArgs],
+) -> Partners:
     """Every country outside ``coalition``, ranked by how much joining it lowers
     the members' import price rise (:func:`partner_table`).
 
     ``candidates``: ISO3 codes or registry groups (a group stands for its members
-    as of the year); default every country outside the coalition. Returns the
-    table, notes for the user (candidates skipped, and why) and the basket's label.
+    as of the year); default every country outside the coalition.
+    ``basket_args``: :class:`BasketArgs`.
     """
+    registry, basket = _checked_basket(store, selection, settings, basket_args)
+    chosen = resolve_coalitions(
+        registry, basket.year, [coalition], concern=basket.concern
+    )
+    pool = candidate_codes(registry, basket.year, candidates)
+    table = partner_table(
+        basket, coalition, chosen.members[coalition], settings, candidates=pool
+    )
+    return Partners(coalition, table, basket.label)
+
+
+def _checked_basket(
+    store: Store, selection: Selection | None, settings: Settings, args: BasketArgs
+) -> tuple[Registry, Basket]:
+    """The registry and the basket of an entry point, its settings checked first."""
+    registry = args.get("registry")
     registry = load_registry() if registry is None else registry
     settings.check()
-    basket = load_basket(
-        store,
-        selection,
-        year=year,
-        industry=industry,
-        hs=hs,
-        concern=concern,
-        registry=registry,
-        industries=industries,
-        source=source,
-    )
-    chosen = resolve_coalitions(registry, basket.year, [coalition], concern=concern)
-    members = chosen.members[coalition]
-    pool = candidate_codes(registry, basket.year, candidates)
-    table = partner_table(basket, coalition, members, settings, candidates=pool)
-    return table, tuple(skipped_notes(table, basket.label)), basket.label
+    return registry, load_basket(store, selection, **(args | {"registry": registry}))
 
 
 def candidate_codes(

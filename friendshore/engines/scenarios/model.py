@@ -93,21 +93,17 @@ _TOP_KEYS = (
 _ELASTICITY_KEYS = ("substitution", "demand", "supply")
 _UNCERTAINTY_KEYS = ("draws", "seed", "capacity_expansion", *_ELASTICITY_KEYS)
 # The command-line flags that build one scenario (``simulate --importer …``), by
-# parameter name: the scenario keys, and the two ranges of [uncertainty].
+# parameter name: the top-level keys but the file-only ones, and the two ranges
+# of [uncertainty].
+_FILE_ONLY = (
+    "name",
+    "coalition",
+    "capacity_expansion_by_supplier",
+    "elasticities",
+    "uncertainty",
+)
 FLAGS = (
-    "importer",
-    "bloc",
-    "industry",
-    "hs",
-    "year",
-    "concern",
-    "policy",
-    "tariff",
-    "max_concern_share",
-    "eligible",
-    "capacity_expansion",
-    "reshoring",
-    "reshoring_cost",
+    *(k for k in _TOP_KEYS if k not in _FILE_ONLY),
     "capacity_range",
     "substitution_range",
 )

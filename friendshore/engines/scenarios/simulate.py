@@ -357,12 +357,7 @@ def importer_table(
         .otherwise(-v * (big_p.pow(1.0 - eta_c) - 1.0) / (1.0 - eta_c))
     )
     return t.select(
-        pl.lit(sc.name).alias("scenario"),
-        pl.lit(sc.coalition_label).alias("coalition"),
-        "importer",
-        pl.lit(year, dtype=pl.Int64).alias("year"),
-        pl.col("product").alias("hs6"),
-        "draw",
+        *_key_columns(sc, "importer", year),
         v,
         sv,
         (100.0 * (big_p - 1.0)).alias("import_price_change_pct"),
@@ -411,12 +406,7 @@ def exporter_table(
     ps = ps.fill_null(x0 * (upto.pow(e1) - 1.0) / e1)
     uv = pl.col("unit_value")
     return ex.select(
-        pl.lit(sc.name).alias("scenario"),
-        pl.lit(sc.coalition_label).alias("coalition"),
-        "exporter",
-        pl.lit(year, dtype=pl.Int64).alias("year"),
-        pl.col("product").alias("hs6"),
-        "draw",
+        *_key_columns(sc, "exporter", year),
         x0,
         (p * x).alias("scenario_export_value_usd"),
         (100.0 * (p - 1.0)).alias("price_change_pct"),
@@ -425,6 +415,19 @@ def exporter_table(
         (x0 / uv).alias("export_t"),
         (x / uv).alias("scenario_export_t"),
     ).sort("exporter", "hs6", "draw")
+
+
+def _key_columns(sc: Scenario, who: str, year: int) -> list[pl.Expr]:
+    """The key of a result row (:data:`IMPORTER_KEY` / :data:`EXPORTER_KEY`,
+    ``who`` the importer or exporter column) and its draw."""
+    return [
+        pl.lit(sc.name).alias("scenario"),
+        pl.lit(sc.coalition_label).alias("coalition"),
+        pl.col(who),
+        pl.lit(year, dtype=pl.Int64).alias("year"),
+        pl.col("product").alias("hs6"),
+        pl.col("draw"),
+    ]
 
 
 def _per_draw(sol: Solution, sc: Scenario, which: str) -> pl.DataFrame:

@@ -90,18 +90,28 @@ _PROVENANCE = (
 _V = Col("import_value_usd", _F, "import value V, US dollars")
 
 
+def _scenario_key(who: Col, key: Col) -> tuple[Col, ...]:
+    """A scenario table's key columns: scenario, coalition, ``who`` (importer or
+    exporter), year, ``key`` (hs6 or industry), stat."""
+    return (
+        Col("scenario", _S, "scenario name"),
+        Col("coalition", _S, "the coalition applying the policy"),
+        who,
+        Col("year", _Y, "calendar year"),
+        key,
+        Col("stat", _S, "p5 | p50 | p95 with draws, else null", optional=True),
+    )
+
+
 def _scenario_table(name: str, level: str, key: Col) -> TableSpec:
     return TableSpec(
         name,
         f"Scenario results per coalition member and {level} (friendshore simulate)",
         ("scenario", "coalition", "importer", "year", key.name, "stat"),
         (
-            Col("scenario", _S, "scenario name"),
-            Col("coalition", _S, "the coalition applying the policy"),
-            Col("importer", _S, "ISO3 code of the coalition member"),
-            Col("year", _Y, "calendar year"),
-            key,
-            Col("stat", _S, "p5 | p50 | p95 with draws, else null", optional=True),
+            *_scenario_key(
+                Col("importer", _S, "ISO3 code of the coalition member"), key
+            ),
             _V,
             Col("scenario_import_value_usd", _F, "imports at scenario prices, USD"),
             Col("import_price_change_pct", _F, "import price index change, %"),
@@ -125,12 +135,10 @@ def _exporter_table() -> TableSpec:
         "Scenario results per exporter and product (friendshore simulate --by exporter)",
         ("scenario", "coalition", "exporter", "year", "hs6", "stat"),
         (
-            Col("scenario", _S, "scenario name"),
-            Col("coalition", _S, "the coalition applying the policy"),
-            Col("exporter", _S, "ISO3 code of the exporter"),
-            Col("year", _Y, "calendar year"),
-            Col("hs6", _S, "HS6 product code"),
-            Col("stat", _S, "p5 | p50 | p95 with draws, else null", optional=True),
+            *_scenario_key(
+                Col("exporter", _S, "ISO3 code of the exporter"),
+                Col("hs6", _S, "HS6 product code"),
+            ),
             Col("export_value_usd", _F, "world exports before, USD"),
             Col("scenario_export_value_usd", _F, "world exports after, USD"),
             Col("price_change_pct", _F, "export price change, %"),

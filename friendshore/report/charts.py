@@ -198,15 +198,21 @@ def trends(series: pl.DataFrame, concern: str) -> dict[str, Any]:
     return _spec(chart)
 
 
-def scenario_before_after(scenarios: pl.DataFrame, concern: str) -> dict[str, Any]:
-    """Dumbbells: the concern share before and after each scenario, per industry."""
-    # With draws the engine gives p5 / p50 / p95 rows: the chart shows the median.
-    df = scenarios.filter(pl.col("stat").is_null() | (pl.col("stat") == "p50"))
-    df = df.with_columns(
+def _cases(scenarios: pl.DataFrame) -> pl.DataFrame:
+    """The scenario rows a chart shows, labelled ``scenario · importer · industry``
+    in ``case``: with draws the engine gives p5 / p50 / p95 rows, a chart the median."""
+    return scenarios.filter(
+        pl.col("stat").is_null() | (pl.col("stat") == "p50")
+    ).with_columns(
         pl.concat_str(
             "scenario", pl.lit(" · "), "importer", pl.lit(" · "), "industry"
         ).alias("case")
     )
+
+
+def scenario_before_after(scenarios: pl.DataFrame, concern: str) -> dict[str, Any]:
+    """Dumbbells: the concern share before and after each scenario, per industry."""
+    df = _cases(scenarios)
     long = df.unpivot(
         index=["case", "import_price_change_pct", "import_quantity_change_pct"],
         on=["concern_share", "scenario_concern_share"],
@@ -259,12 +265,7 @@ def scenario_before_after(scenarios: pl.DataFrame, concern: str) -> dict[str, An
 def scenario_prices(scenarios: pl.DataFrame) -> dict[str, Any]:
     """Bars: each coalition member's import price and quantity change per industry
     and scenario, side by side (the market-clearing results of issue 15)."""
-    df = scenarios.filter(pl.col("stat").is_null() | (pl.col("stat") == "p50"))
-    df = df.with_columns(
-        pl.concat_str(
-            "scenario", pl.lit(" · "), "importer", pl.lit(" · "), "industry"
-        ).alias("case")
-    )
+    df = _cases(scenarios)
     long = df.unpivot(
         index=["case", "scenario_concern_share"],
         on=["import_price_change_pct", "import_quantity_change_pct"],

@@ -506,3 +506,49 @@ def test_many_importers_give_a_heat_map_of_the_largest(tmp_path: Path) -> None:
     assert {r["importer"] for r in inline_values(specs["spec-trends"])} == set(
         importers[:6]
     )
+
+
+def test_empty_note_says_what_matched_nothing() -> None:
+    # The rule the report command prints (the library's): a note only when no
+    # exposure table has a row, naming the importer or bloc and the year.
+    empty = pl.DataFrame({"year": []}, schema={"year": pl.Int16})
+    none = report.ReportData(
+        tables={"exposure_products": empty, "exposure_industries": empty},
+        metadata={},
+        year=2022,
+    )
+    tail = (
+        "; the page shows no exposure. `friendshore info` lists the loaded years, "
+        "sources and importers"
+    )
+    assert report.empty_note(none, bloc="eu") == (
+        "report: no trade flows match (bloc eu; year 2022)" + tail
+    )
+    assert report.empty_note(none, importer="USA") == (
+        "report: no trade flows match (importer USA; year 2022)" + tail
+    )
+    assert report.empty_note(none) == "report: no trade flows match (year 2022)" + tail
+    some = report.ReportData(
+        tables={
+            "exposure_products": empty,
+            "exposure_industries": pl.DataFrame({"a": [1]}),
+        },
+        metadata={},
+    )
+    assert report.empty_note(some, importer="USA") is None
+
+
+def test_written_frame_lists_each_file() -> None:
+    written = [
+        report.WrittenFile(Path("r/flags.parquet"), "flags", 3),
+        report.WrittenFile(Path("r/report.html"), "report.html", 0),
+    ]
+    assert report.written_frame(written).rows() == [
+        ("r/flags.parquet", "flags", 3),
+        ("r/report.html", "report.html", 0),
+    ]
+    assert report.written_frame([]).schema == {
+        "file": pl.String,
+        "table": pl.String,
+        "rows": pl.Int64,
+    }

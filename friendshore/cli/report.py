@@ -67,8 +67,6 @@ def report(
 
       friendshore report --importer USA --coalitions --out report/
     """
-    import polars as pl
-
     from friendshore import report as report_lib
 
     with state(ctx).open_store(read_only=True) as store:
@@ -81,32 +79,10 @@ def report(
             concern=concern,
             coalitions=coalitions,
         )
-    if all(
-        data.tables[name].height == 0
-        for name in ("exposure_products", "exposure_industries")
-        if name in data.tables
-    ):
-        who = f"bloc {bloc}" if bloc else f"importer {importer}" if importer else ""
-        asked = "; ".join(x for x in (who, f"year {data.year}") if x)
-        typer.echo(
-            f"report: no trade flows match ({asked}); the page shows no exposure. "
-            "`friendshore info` lists the loaded years, sources and importers",
-            err=True,
-        )
+    if note := report_lib.empty_note(data, importer=importer, bloc=bloc):
+        typer.echo(note, err=True)
     written = report_lib.write_report(data, out)
-    emit(
-        pl.DataFrame(
-            {
-                "file": [str(w.path) for w in written],
-                "table": [w.table for w in written],
-                "rows": [w.rows for w in written],
-            },
-            schema={"file": pl.String, "table": pl.String, "rows": pl.Int64},
-        ),
-        Format.table,
-        None,
-        title="report",
-    )
+    emit(report_lib.written_frame(written), Format.table, None, title="report")
 
 
 @query_app.command("list")

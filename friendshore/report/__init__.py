@@ -444,6 +444,38 @@ def write_report(data: ReportData, out_dir: Path) -> list[WrittenFile]:
 # -- HTML ------------------------------------------------------------------------
 
 
+def written_frame(written: Sequence[WrittenFile]) -> pl.DataFrame:
+    """The written files as a table: ``file, table, rows``."""
+    return pl.DataFrame(
+        {
+            "file": [str(w.path) for w in written],
+            "table": [w.table for w in written],
+            "rows": [w.rows for w in written],
+        },
+        schema={"file": pl.String, "table": pl.String, "rows": pl.Int64},
+    )
+
+
+def empty_note(
+    data: ReportData, *, importer: str | None = None, bloc: str | None = None
+) -> str | None:
+    """What the report selected, when no trade flow matched (the page then shows
+    no exposure); None when there is exposure to show."""
+    exposure = [
+        data.tables[name]
+        for name in ("exposure_products", "exposure_industries")
+        if name in data.tables
+    ]
+    if any(df.height for df in exposure):
+        return None
+    who = f"bloc {bloc}" if bloc else f"importer {importer}" if importer else ""
+    asked = "; ".join(x for x in (who, f"year {data.year}") if x)
+    return (
+        f"report: no trade flows match ({asked}); the page shows no exposure. "
+        "`friendshore info` lists the loaded years, sources and importers"
+    )
+
+
 @dataclass(frozen=True)
 class Chart:
     """One chart of the page: an anchor id, a heading, a caption and its spec."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from . import defaults, views
 from .app import app
-from .render import Format, FormatOpt, OutOpt, RegistryOpt, WideOpt, emit
+from .render import Format, FormatOpt, OutOpt, RegistryOpt, View, WideOpt, emit
+
+if TYPE_CHECKING:
+    from .render import Frame
 
 registry_app = typer.Typer(
     no_args_is_help=True,
@@ -34,10 +38,25 @@ YearOpt = Annotated[
 ]
 
 
-def _meta(version: str, **params: object) -> dict[str, str]:
-    meta = {"registry_version": version}
+def _show(
+    df: Frame,
+    to: tuple[Format, Path | None, bool],
+    title: str,
+    view: View,
+    version: str | None = None,
+    **params: object,
+) -> None:
+    """Print or write a reference table as the command's --format, --out and --wide
+    say (``to``); its metadata: the registry version and the parameters given."""
+    meta = {} if version is None else {"registry_version": version}
     meta |= {k: str(v) for k, v in params.items() if v is not None}
-    return meta
+    fmt, out, wide = to
+    emit(df, fmt, out, title=title, metadata=meta or None, view=view, wide=wide)
+
+
+def _when(year: int | None) -> int:
+    """The year membership is read as of: the one given, or this one."""
+    return year if year is not None else date.today().year
 
 
 @registry_app.command("list")
@@ -54,17 +73,10 @@ def registry_list(
     """
     from friendshore.reference.registry import load_registry
 
-    reg = load_registry(registry)
-    when = year if year is not None else date.today().year
-    emit(
-        reg.groups_rows(when),
-        fmt,
-        out,
-        title=f"registry groups, members as of {when}-12-31 (registry {reg.version})",
-        metadata=_meta(reg.version, year=when),
-        view=views.REGISTRY_LIST,
-        wide=wide,
-    )
+    reg, when = load_registry(registry), _when(year)
+    title = f"registry groups, members as of {when}-12-31 (registry {reg.version})"
+    df, to = reg.groups_rows(when), (fmt, out, wide)
+    _show(df, to, title, views.REGISTRY_LIST, reg.version, year=when)
 
 
 @registry_app.command("show")
@@ -85,15 +97,9 @@ def registry_show(
     reg = load_registry(registry)
     g = reg.group(group)
     when = "full history" if year is None else f"as of {year}-12-31"
-    emit(
-        reg.group_rows(group, year),
-        fmt,
-        out,
-        title=f"{g.name}: {g.title}, {when} (source: {g.source_name}; as of {g.as_of})",
-        metadata=_meta(reg.version, group=group, year=year),
-        view=views.REGISTRY_SHOW,
-        wide=wide,
-    )
+    title = f"{g.name}: {g.title}, {when} (source: {g.source_name}; as of {g.as_of})"
+    df, to = reg.group_rows(group, year), (fmt, out, wide)
+    _show(df, to, title, views.REGISTRY_SHOW, reg.version, group=group, year=year)
 
 
 @registry_app.command("country")
@@ -120,18 +126,13 @@ def registry_country(
     code = countries.normalise(iso3)
     if code is None:
         raise UnknownNameError("country", iso3, [c[0] for c in countries.table_rows()])
-    when = year if year is not None else date.today().year
+    when = _when(year)
     df = reg.country_rows(code, when, concern=concern)
-    tier = reg.tier_of(code, when, concern=concern)
-    emit(
-        df,
-        fmt,
-        out,
-        title=f"{code} as of {when}-12-31: tier {tier}",
-        metadata=_meta(reg.version, iso3=code, year=when, concern=concern),
-        view=views.REGISTRY_COUNTRY,
-        wide=wide,
+    title = (
+        f"{code} as of {when}-12-31: tier {reg.tier_of(code, when, concern=concern)}"
     )
+    params = {"iso3": code, "year": when, "concern": concern}
+    _show(df, (fmt, out, wide), title, views.REGISTRY_COUNTRY, reg.version, **params)
 
 
 @industries_app.command("list")
@@ -144,14 +145,8 @@ def industries_list(
     """
     from friendshore.reference.industries import load_industries
 
-    emit(
-        load_industries().industries_rows(),
-        fmt,
-        out,
-        title="industries",
-        view=views.INDUSTRIES_LIST,
-        wide=wide,
-    )
+    df = load_industries().industries_rows()
+    _show(df, (fmt, out, wide), "industries", views.INDUSTRIES_LIST)
 
 
 @industries_app.command("show")
@@ -175,12 +170,6 @@ def industries_show(
 
     imap = load_industries()
     df = imap.industry_rows(name, hs_revision)
-    emit(
-        df,
-        fmt,
-        out,
-        title=f"{name}: {imap.industry(name).title} ({hs_revision})",
-        metadata={"industry": name, "hs_revision": hs_revision},
-        view=views.INDUSTRIES_SHOW,
-        wide=wide,
-    )
+    title = f"{name}: {imap.industry(name).title} ({hs_revision})"
+    params = {"industry": name, "hs_revision": hs_revision}
+    _show(df, (fmt, out, wide), title, views.INDUSTRIES_SHOW, **params)

@@ -14,6 +14,7 @@ from . import views
 from .app import app, state
 from .progress import progress_bar, summary
 from .render import Format, FormatOpt, OutOpt, WideOpt, emit, emit_many
+from .rows import given
 
 if TYPE_CHECKING:
     import polars as pl
@@ -94,6 +95,22 @@ def _parse_map(items: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _loader_options(ctx: typer.Context, source: Source) -> dict[str, Any]:
+    """The loader options the command was given (``--map`` parsed), each one
+    that does not apply to ``source`` a usage error."""
+    names = sorted(set().union(*_SOURCE_OPTIONS.values()))
+    options = {k: v for k, v in given(ctx, *names).items() if v is not None}
+    if "mapping" in options:
+        options["mapping"] = _parse_map(options["mapping"])
+    stray = sorted(set(options) - _SOURCE_OPTIONS[source.value])
+    if stray:
+        flags = ", ".join(
+            "--" + ("map" if k == "mapping" else k.replace("_", "-")) for k in stray
+        )
+        raise ParameterError(f"{flags} does not apply to `load {source.value}`")
+    return options
+
+
 @app.command()
 def load(
     ctx: typer.Context,
@@ -159,22 +176,7 @@ def load(
       friendshore load table flows.parquet --map exporter=Reporter \\
         --map importer=Partner --map year=Year --map hs6=Code --map value_usd=Value
     """
-    given: dict[str, Any] = {
-        "country_codes": country_codes,
-        "product_codes": product_codes,
-        "prefer": prefer,
-        "mapping": _parse_map(mapping) if mapping else None,
-        "name": name,
-        "hs_revision": hs_revision,
-        "target": target,
-    }
-    options = {k: v for k, v in given.items() if v is not None}
-    stray = sorted(set(options) - _SOURCE_OPTIONS[source.value])
-    if stray:
-        flags = ", ".join(
-            "--" + ("map" if k == "mapping" else k.replace("_", "-")) for k in stray
-        )
-        raise ParameterError(f"{flags} does not apply to `load {source.value}`")
+    options = _loader_options(ctx, source)
     from friendshore import sources
     from friendshore.reference.registry import load_registry
 

@@ -390,20 +390,13 @@ def concentration(
 
     rows = RowOptions.of(ctx)
     usgs = given(ctx, "commodity", "stage", "edition")
-    params = given(ctx, "production") | rows.params() | usgs
-    params |= given(ctx, "engine", "parquet")
+    params = rows.params() | usgs | given(ctx, "production", "engine", "parquet")
     _check_concentration_options(params)
 
     def compute(store: Any) -> pl.DataFrame:
         if production:
             return conc_lib.production_concentration(
-                store,
-                commodity=commodity,
-                stage=params["stage"],
-                year=year,
-                edition=edition,
-                concern=concern,
-                registry=rows.reg,
+                store, year=year, concern=concern, registry=rows.reg, **usgs
             )
         return conc_lib.world_concentration(store, rows.selection(store))
 

@@ -1,9 +1,12 @@
 """The shared "which rows" options and the one helper that turns them into a Selection.
 
 Every command that reads trade flows takes (some of) these options, collects them in
-a :class:`RowOptions` and calls :meth:`RowOptions.selection` once: the CLI builds ONE
+a :class:`RowOptions` (:meth:`RowOptions.of`: the parameters it received) and calls
+:meth:`RowOptions.selection` once: the CLI builds ONE
 :class:`friendshore.selection.Selection` per command and hands it to the library,
-which never decides which rows on its own when given one.
+which never decides which rows on its own when given one. Each option type shared by
+several commands is defined here once; :func:`given` reads a command's other options
+by name (for a library call's keywords, or its provenance).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,34 @@ def test_help_shows_flags_as_flags() -> None:
         assert result.exit_code == 0
         assert "<bool>" not in result.stdout
     assert "--lookthrough" in run_cli("exposure", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("exposure", "--year", "2022", "--format", "parquet", "--out", "{out}"),
+        ("exposure", "--importer", "USA", "--level", "industry", "--format", "csv"),
+        ("exposure", "--importer", "USA", "--format", "table"),
+    ],
+    ids=["to parquet", "industry csv", "table"],
+)
+def test_a_query_on_a_store_loads_no_pyarrow(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    # issue 17: pyarrow (and numpy under it) cost 0.1-0.2 s of a whole-process
+    # query; the store hands results to Polars over the Arrow C stream and the
+    # Parquet writer gets its schema-with-metadata without pyarrow.
+    from friendshore.store import Store
+
+    from .test_exposure import insert_flows
+
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        insert_flows(s, [(2022, "CHN", "USA", "850511", 600.0)])
+    argv = [a.replace("{out}", str(tmp_path / "o.parquet")) for a in args]
+    assert _heavy_modules("--db", str(db), *argv) == ["polars", "duckdb"]
+    if "--out" in args:
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(tmp_path / "o.parquet").metadata
+        assert meta[b"friendshore.command"] == b"exposure"

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars
 import polars as pl
-import pyarrow as pa
 
 from friendshore.errors import StoreBusyError, StoreError, StoreMissingError
 from friendshore.reference import countries
@@ -49,6 +48,8 @@ from friendshore.store.writes import (
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from friendshore.reference.registry import Registry
 
 SCHEMA_VERSION = 2
@@ -318,6 +319,8 @@ class Store:
             )
 
     def _sync_countries(self) -> None:
+        import pyarrow as pa  # only when writing: a reading command never loads it
+
         iso3, name, kind = zip(*countries.table_rows(), strict=True)
         table = pa.table({"iso3": iso3, "name": name, "kind": kind})
         self.con.register("_countries_src", table)
@@ -337,8 +340,12 @@ class Store:
 
     # -- queries ------------------------------------------------------------------
     def pl(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
-        """Run SQL with DuckDB-bound ``$name`` parameters; Polars result."""
-        return self._rel(sql, params).pl()
+        """Run SQL with DuckDB-bound ``$name`` parameters; Polars result.
+
+        Handed over through the Arrow PyCapsule stream, not ``relation.pl()``,
+        which imports pyarrow: ~0.1-0.3 s of a reading command's start-up (issue 17).
+        """
+        return pl.DataFrame(self._rel(sql, params))
 
     def _rel(
         self, sql: str, params: Mapping[str, Any] | None

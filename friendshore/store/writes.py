@@ -13,14 +13,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
 from friendshore.errors import StoreError
 from friendshore.progress import ProgressFn, no_progress
 from friendshore.store.layout import FLOW_COLUMNS, HS_BASE
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Where a BACI code does not map (country or product): no real id is negative.
 MARK = -1
@@ -64,6 +67,8 @@ def country_ids(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, i
 
     Run inside the load's transaction, so a failed load leaves no new ids behind.
     """
+    import pyarrow as pa  # only when writing: a reading command never loads it
+
     con.register("_new_codes", pa.table({"code": pa.array(codes, pa.string())}))
     try:
         con.execute(NEW_COUNTRY_IDS).fetchall()

@@ -217,7 +217,8 @@ _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
 _capsule_pointer.restype = ctypes.c_void_p
 _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 # View string and binary types as the large ones Polars embeds by default, so a
-# reader of the embedded Arrow schema (pyarrow) sees what it always saw.
+# reader of the embedded Arrow schema (pyarrow) sees what it always saw. (A
+# categorical's values are embedded as Polars writes them; no table has one.)
 _LARGE = {b"vu": b"U", b"vz": b"Z"}
 
 

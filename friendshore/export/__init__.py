@@ -142,9 +142,12 @@ def write_parquet(df: pl.DataFrame, path: Path, metadata: Mapping[str, str]) -> 
         else:
             # The schema with metadata goes over the Arrow C interface, so writing
             # needs no pyarrow (its import is ~0.1-0.2 s of a whole-process export).
+            # zstd level 1: 0.22 s instead of 0.27 s (level 3) for the 1.1 M-row
+            # exposure table, a file 0.8 % larger (issue 17).
             df.write_parquet(
                 tmp,
                 compression="zstd",
+                compression_level=1,
                 metadata=dict(metadata),
                 arrow_schema=_SchemaWithMetadata(df.schema, metadata),
             )

@@ -195,18 +195,93 @@ def _empty(by: By, level: Level) -> pl.DataFrame:
 
 def baseline(store: Store, p: Pinned) -> tuple[Markets, pl.DataFrame]:
     """The world markets of a pinned scenario's products and year, and each
-    exporter's unit value (USD per tonne, where quantities are reported)."""
-    flows = store.pl(query_sql("simulate_flows"), p.selection | _hs_params(p))
-    units = (
-        flows.group_by("hs6", "exporter")
-        .agg(
-            (pl.col("value_q_usd").sum() / pl.col("quantity_t").sum()).alias(
-                "unit_value"
-            )
-        )
-        .filter(pl.col("unit_value").is_finite() & (pl.col("unit_value") > 0))
+    exporter's unit value (USD per tonne, where quantities are reported).
+
+    The store hands over coded rows (``queries/simulate_markets.sql``: hs key and
+    country ids, no strings, no aggregation); labels are looked up for the few
+    distinct products and countries only.
+    """
+    rows = _coded_rows(
+        store.pl(query_sql("simulate_markets"), p.selection | _hs_params(p))
     )
-    return Markets.from_frame(flows), units
+    hs, imp, exp = rows["hs"], rows["importer_id"], rows["exporter_id"]
+    value = rows["value_usd"]
+    # products: the sorted hs keys; countries: the ids that trade, by id
+    new_k = np.empty(len(hs), dtype=bool)
+    new_k[:1] = True
+    np.not_equal(hs[1:], hs[:-1], out=new_k[1:])
+    k = np.cumsum(new_k) - 1
+    prod_codes = hs[new_k]
+    ids = store.country_positions()  # row r: id r + 1
+    iso3 = ids["iso3"].fill_null("").to_numpy()
+    used = np.zeros(len(iso3) + 1, dtype=bool)
+    used[imp] = True
+    used[exp] = True
+    pos = np.cumsum(used) - 1
+    labels = (
+        store.pl(query_sql("hs_labels"), {"codes": prod_codes.tolist()})
+        if len(prod_codes)
+        else pl.DataFrame({"hs6": []}, schema={"hs6": pl.String})
+    )
+    markets = Markets.from_arrays(
+        labels["hs6"].to_numpy(),
+        iso3[np.flatnonzero(used) - 1],
+        k,
+        pos[exp],
+        pos[imp],
+        value,
+    )
+    # unit value per exporter market over the rows that report tonnes
+    nx = len(markets.x0)
+    vq = np.bincount(markets.flow_x, rows["value_q_usd"], minlength=nx)
+    qt = np.bincount(markets.flow_x, rows["quantity_t"], minlength=nx)
+    ok = qt > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = vq[ok] / qt[ok]
+    good = np.isfinite(unit) & (unit > 0)
+    x = np.flatnonzero(ok)[good]
+    units = pl.DataFrame(
+        {
+            "hs6": pl.Series(markets.products.tolist(), dtype=pl.String).gather(
+                markets.x_product[x]
+            ),
+            "exporter": pl.Series(markets.countries.tolist(), dtype=pl.String).gather(
+                markets.x_country[x]
+            ),
+            "unit_value": unit[good],
+        }
+    )
+    return markets, units
+
+
+def _coded_rows(rows: pl.DataFrame) -> dict[str, np.ndarray]:
+    """One entry per (hs, importer, exporter), sorted so, with ``value_q_usd`` and
+    ``quantity_t`` over the rows that report tonnes; a key that several loads hold
+    is summed. One in-memory sort of the int64 key (0.3 s over 10 M rows) replaces
+    DuckDB's GROUP BY and ORDER BY (2 s)."""
+    key = rows["key"].to_numpy()
+    order = np.argsort(key)
+    key = key[order]
+    value = rows["value_usd"].to_numpy()[order]
+    tonnes = rows["quantity_t"].to_numpy()[order]
+    cols = {
+        "value_usd": value,
+        "value_q_usd": np.where(tonnes > 0, value, 0.0),
+        "quantity_t": tonnes,
+    }
+    if len(key) and not np.all(key[1:] != key[:-1]):
+        first = np.empty(len(key), dtype=bool)
+        first[0] = True
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        key = key[starts]
+        cols = {name: np.add.reduceat(col, starts) for name, col in cols.items()}
+    return {
+        "hs": key >> 32,
+        "importer_id": (key >> 16) & 0xFFFF,
+        "exporter_id": key & 0xFFFF,
+        **cols,
+    }
 
 
 def _hs_params(p: Pinned) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -423,21 +423,30 @@ def solve(
         # Phase 1: diagonal Newton, Anderson-accelerated, over all products, each
         # model evaluation three sparse mat-vecs (cleared products stay put).
         fast = _Sparse(full, markets, policy, nd, sig_d)
+        sys = fast.sys
         while iterations < min(max_iter, _DIAGONAL_ITER):
-            ev = fast.evaluate(lp)
+            ev = fast.evaluate(lp[where])
             done |= np.bincount(sys.kx, ev.rel > tol, minlength=sys.n_k) == 0
             if done.all():
                 break
+            keep_prod = ~done.reshape(nd, -1).all(axis=0)
+            if keep_prod.mean() < 0.75:  # the cleared products leave the working set
+                fast, keep_k, keep_x = fast.subset(keep_prod)
+                sys, where, done = fast.sys, where[keep_x], done[keep_k]
+                accel = accel.subset(keep_x, keep_k, sys.kx)
+                ev = ev.subset(keep_x)
             slope = ev.own_slope - np.where(ev.capped, 0.0, sys.eps_x)
             step = np.clip(-ev.f / slope, -_MAX_STEP, _MAX_STEP)
             step = np.where(sys.x_live & ~done[sys.kx] & np.isfinite(step), step, 0.0)
-            lp = _clip_lp(accel.next(lp, step, ~done))
+            lp[where] = _clip_lp(accel.next(lp[where], step, ~done))
             iterations += 1
         # Phase 2: full Newton with each product's dense Jacobian and a line
         # search, for the products the cheap iteration has not cleared.
         if not done.all():
-            sys, keep = sys.subset(~done)
-            where = where[keep]
+            left = np.zeros(full.n_k, dtype=bool)
+            left[sys.kx_global[~done[sys.kx]]] = True
+            sys, keep = full.subset(left)
+            where = keep
             sub, done, iterations = _newton(sys, lp[where], tol, iterations, max_iter)
             lp[where] = sub
     if strict and not done.all():
@@ -483,6 +492,21 @@ class _Eval:
     pm: np.ndarray  # p_e M[e,m] per flow
     shr: np.ndarray  # s[e,m]: e's share of m's spending per flow
     c: np.ndarray  # σ + dlogQ/dlogP per importer market
+
+    def subset(self, keep_x: np.ndarray) -> _Eval:
+        """The exporter-market fields of the kept x (phase 1 needs no others)."""
+        none = np.empty(0)
+        return _Eval(
+            self.p[keep_x],
+            self.f[keep_x],
+            self.rel[keep_x],
+            self.capped[keep_x],
+            self.own_slope[keep_x],
+            self.dem_val[keep_x],
+            none,
+            none,
+            none,
+        )
 
 
 @dataclass
@@ -674,17 +698,25 @@ class _System:
 
     def markets_at(self, big_a: np.ndarray) -> tuple[np.ndarray, ...]:
         """P, D, S, Q and σ + dlogQ/dlogP per importer market from Σ w."""
+        return self.markets_log(big_a)[:5]
+
+    def markets_log(self, big_a: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:meth:`markets_at` and log P (powers as exp of logs: numpy's exp and
+        log are vectorised, its pow is not, and this runs every iteration)."""
         sig, eta, c_r, res = self.sig_m, self.eta_m, self.c_r, self.res_cap
         none = big_a <= 0  # every variety banned
-        price_idx = np.where(none, np.inf, big_a ** (1.0 / (1.0 - sig)))
-        dem = np.where(none, np.where(eta > 0, 0.0, self.v), self.v * price_idx**-eta)
+        log_p = np.where(none, np.inf, np.log(big_a) / (1.0 - sig))
+        price_idx = np.exp(log_p)
+        dem = np.where(
+            none, np.where(eta > 0, 0.0, self.v), self.v * np.exp(-eta * log_p)
+        )
         frac = np.where(none, 1.0, np.clip((price_idx - 1.0) / (c_r - 1.0), 0.0, 1.0))
         rs = np.minimum(dem, res * frac)
         q = np.where(none, 0.0, dem - rs)
         ramp = (price_idx > 1.0) & (price_idx < c_r) & (rs < dem) & (res > 0)
         d_s = np.where(ramp, res * price_idx / (c_r - 1.0), 0.0)
         c = sig + np.where(q > 0, (-eta * dem - d_s) / q, 0.0)
-        return price_idx, dem, rs, q, c
+        return price_idx, dem, rs, q, c, log_p
 
     def evaluate(self, lp: np.ndarray) -> _Eval:
         p, w, b, _ = self.weights(lp)
@@ -778,9 +810,11 @@ class _Sparse:
         def matrix(keep: np.ndarray | None, data: np.ndarray) -> tuple[Any, Any]:
             rows, cols = (fm, fx) if keep is None else (fm[keep], fx[keep])
             d = data if keep is None else data[keep]
-            ptr = np.zeros(nm1 + 1, dtype=np.int64)
+            # one index dtype for both arrays, or scipy converts (copies) them
+            ix = np.int32 if len(rows) < 2**31 - 1 else np.int64
+            ptr = np.zeros(nm1 + 1, dtype=ix)
             np.cumsum(np.bincount(rows, minlength=nm1), out=ptr[1:])
-            idx = cols.astype(np.int32)
+            idx = cols.astype(ix)
             a = csr_array((d, idx, ptr), shape=(nm1, nx1))
             a2 = csr_array((d * d, idx, ptr), shape=(nm1, nx1))
             return a, a2
@@ -791,6 +825,56 @@ class _Sparse:
         self.kind = policy.kind
         self.tariff = 1.0 + policy.tariff
         self.live = full.x_live.reshape(nd, nx1)
+        self.m_prod, self.x_prod = mk.m_product, mk.x_product
+        self.n_prod = len(mk.products)
+        self._t: dict[int, Any] = {}
+        # the per-market arrays only: subsets never copy the flows
+        none_i, none_f = np.empty(0, dtype=np.int64), np.empty(0)
+        self.sys = replace(
+            full,
+            fx=none_i,
+            fm=none_i,
+            a=none_f,
+            b=none_f,
+            tau=none_f,
+            target=np.empty(0, dtype=bool),
+            concern_f=np.empty(0, dtype=bool),
+        )
+
+    def subset(self, keep_prod: np.ndarray) -> tuple[_Sparse, np.ndarray, np.ndarray]:
+        """The products ``keep_prod`` (in every draw): the new evaluator, the kept
+        k (product × draw) and the kept x, as masks over this one's."""
+        from scipy.sparse import csr_array
+
+        keep_k = np.tile(keep_prod, self.nd)
+        lite, _ = self.sys.subset(keep_k)
+        keep_m, keep_x = keep_prod[self.m_prod], keep_prod[self.x_prod]
+        rows = np.flatnonzero(keep_m)
+        new_x = (np.cumsum(keep_x) - 1).astype(self.big.indices.dtype)
+        shape = (len(rows), int(keep_x.sum()))
+
+        def cut(a: Any, a2: Any) -> tuple[Any, Any]:
+            if a is None:
+                return None, None
+            sub = a[rows]
+            idx, ptr = new_x[sub.indices], sub.indptr
+            return (
+                csr_array((sub.data, idx, ptr), shape=shape),
+                csr_array((sub.data * sub.data, idx, ptr), shape=shape),
+            )
+
+        new = object.__new__(_Sparse)
+        new.__dict__.update(self.__dict__)
+        new.big, new.big2 = cut(self.big, self.big2)
+        new.tgt, new.tgt2 = cut(self.tgt, self.tgt2)
+        new.nm1, new.nx1 = shape
+        new.sys = lite
+        new._t = {}
+        new.live = lite.x_live.reshape(self.nd, new.nx1)
+        k_new = np.cumsum(keep_prod) - 1
+        new.m_prod, new.x_prod = k_new[self.m_prod[keep_m]], k_new[self.x_prod[keep_x]]
+        new.n_prod = int(keep_prod.sum())
+        return new, keep_k, np.tile(keep_x, self.nd)
 
     def _mul(self, a: Any, v: np.ndarray) -> np.ndarray:
         """``a @ v`` per draw: v is (draws, n) → (draws, rows)."""
@@ -799,10 +883,14 @@ class _Sparse:
         return np.ascontiguousarray((a @ np.ascontiguousarray(v.T)).T)
 
     def _mul_t(self, a: Any, v: np.ndarray) -> np.ndarray:
-        """``aᵀ @ v`` per draw."""
+        """``aᵀ @ v`` per draw (the transpose made once: scipy copies the index
+        arrays each time ``.T`` is taken)."""
+        at = self._t.get(id(a))
+        if at is None:
+            at = self._t[id(a)] = a.T
         if self.nd == 1:
-            return (a.T @ v[0])[None, :]
-        return np.ascontiguousarray((a.T @ np.ascontiguousarray(v.T)).T)
+            return (at @ v[0])[None, :]
+        return np.ascontiguousarray((at @ np.ascontiguousarray(v.T)).T)
 
     def evaluate(self, lp: np.ndarray) -> _Eval:
         sys, nd, sig = self.sys, self.nd, self.sig
@@ -825,8 +913,8 @@ class _Sparse:
             # τ^(−σ) = (τ^(1−σ))^(σ/(σ−1)); 0 where the concern is shut out
             yt_scale = np.where(t1s > 0, t1s ** (sig / (sig - 1.0)), 0.0)
             big_a = big_a + t1s * conc
-        price_idx, _, _, q, c = sys.markets_at(big_a.ravel())
-        y = np.where(q > 0, q * price_idx**sys.sig_m, 0.0).reshape(nd, self.nm1)
+        _, _, _, q, c, log_p = sys.markets_log(big_a.ravel())
+        y = np.where(q > 0, q * np.exp(sys.sig_m * log_p), 0.0).reshape(nd, self.nm1)
         inv_a = np.where(big_a > 0, 1.0 / np.where(big_a > 0, big_a, 1.0), 0.0)
         z = y * c.reshape(nd, self.nm1) * inv_a
         dem_val = self._mul_t(self.big, y)
@@ -838,7 +926,7 @@ class _Sparse:
         own = (xs * xs * own).ravel()
         p = p.ravel()
         demand = np.where(p > 0, dem_val / p, 0.0)
-        free = sys.x0 * p**sys.eps_x
+        free = sys.x0 * np.exp(sys.eps_x * lp)
         capped = free >= sys.capacity
         sup = np.where(sys.x_live, np.where(capped, sys.capacity, free), 0.0)
         rel = np.where(sys.x_live, np.abs(demand - sup) / sys.x0, 0.0)
@@ -954,54 +1042,87 @@ class _Anderson:
     With the last ``depth`` differences of iterates ΔX and of steps ΔF, each
     product takes ``x + f − (ΔX + ΔF) γ`` with γ minimising ``‖f − ΔF γ‖`` over
     its exporter markets. A product whose step grew restarts its history (caps
-    are kinks the extrapolation must not jump across twice).
+    are kinks the extrapolation must not jump across twice): its older columns
+    are masked out. The Gram matrices ΔFᵀΔF per product are kept and only the
+    newest column's products are summed each iteration.
     """
 
     def __init__(self, kx: np.ndarray, n_k: int, depth: int = 5) -> None:
         self.kx, self.n_k, self.depth = kx, n_k, depth
-        self.dx: list[np.ndarray] = []
+        self.dxf: list[np.ndarray] = []  # ΔX + ΔF per column
         self.df: list[np.ndarray] = []
+        self.stamp: list[int] = []  # the iteration that made each column
+        self.gram = np.zeros((n_k, 0, 0))
+        self.since = np.zeros(n_k, dtype=np.int64)  # a product's last restart
+        self.it = 0
         self.prev: tuple[np.ndarray, np.ndarray] | None = None
         self.norm = np.full(n_k, np.inf)
 
+    def _sum(self, w: np.ndarray) -> np.ndarray:
+        return np.bincount(self.kx, w, minlength=self.n_k)
+
+    def subset(
+        self, keep_x: np.ndarray, keep_k: np.ndarray, kx: np.ndarray
+    ) -> _Anderson:
+        """The history of the kept products (masks over x and k), reindexed."""
+        new = _Anderson(kx, int(keep_k.sum()), self.depth)
+        new.dxf = [d[keep_x] for d in self.dxf]
+        new.df = [d[keep_x] for d in self.df]
+        new.stamp = list(self.stamp)
+        new.gram = self.gram[keep_k]
+        new.since = self.since[keep_k]
+        new.it = self.it
+        if self.prev is not None:
+            new.prev = (self.prev[0][keep_x], self.prev[1][keep_x])
+        new.norm = self.norm[keep_k]
+        return new
+
     def next(self, x: np.ndarray, f: np.ndarray, active: np.ndarray) -> np.ndarray:
-        kx, n_k = self.kx, self.n_k
-        norm = np.bincount(kx, f * f, minlength=n_k)
+        kx = self.kx
+        self.it += 1
+        norm = self._sum(f * f)
         restart = norm > 4.0 * self.norm  # the step grew: drop the history
         self.norm = norm
+        self.since[restart] = self.it
         if self.prev is not None:
             px, pf = self.prev
-            self.dx.append(x - px)
-            self.df.append(f - pf)
-            if len(self.dx) > self.depth:
-                self.dx.pop(0)
+            d_f = f - pf
+            self.df.append(d_f)
+            self.dxf.append((x - px) + d_f)
+            self.stamp.append(self.it)
+            n = len(self.df)
+            gram = np.zeros((self.n_k, n, n))
+            gram[:, : n - 1, : n - 1] = self.gram
+            for i in range(n):
+                g = self._sum(self.df[i] * d_f)
+                gram[:, i, n - 1] = gram[:, n - 1, i] = g
+            if n > self.depth:
                 self.df.pop(0)
+                self.dxf.pop(0)
+                self.stamp.pop(0)
+                gram = gram[:, 1:, 1:]
+            self.gram = gram
         self.prev = (x, f)
-        if restart.any():
-            keep = ~restart[kx]
-            self.dx = [d * keep for d in self.dx]
-            self.df = [d * keep for d in self.df]
         n = len(self.df)
         if n == 0:
             return x + f
-        gram = np.empty((n_k, n, n))
-        rhs = np.empty((n_k, n))
+        # a column made before a product's last restart is not in its history
+        valid = np.asarray(self.stamp)[None, :] > self.since[:, None]
+        gram = self.gram * (valid[:, :, None] & valid[:, None, :])
+        rhs = np.empty((self.n_k, n))
         for i in range(n):
-            rhs[:, i] = np.bincount(kx, self.df[i] * f, minlength=n_k)
-            for j in range(i, n):
-                g = np.bincount(kx, self.df[i] * self.df[j], minlength=n_k)
-                gram[:, i, j] = gram[:, j, i] = g
+            rhs[:, i] = self._sum(self.df[i] * f)
+        rhs *= valid
         trace = np.trace(gram, axis1=1, axis2=2)
         reg = 1e-10 * trace + 1e-300
         gram += reg[:, None, None] * np.eye(n)
         use = active & (trace > 0)
-        gamma = np.zeros((n_k, n))
+        gamma = np.zeros((self.n_k, n))
         if use.any():
             gamma[use] = np.linalg.solve(gram[use], rhs[use][:, :, None])[:, :, 0]
         out = x + f
-        gk = gamma[kx]
         for i in range(n):
-            out -= gk[:, i] * (self.dx[i] + self.df[i])
+            out -= gamma[kx, i] * self.dxf[i]
         return out
 
 

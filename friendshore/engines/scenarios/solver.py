@@ -840,6 +840,7 @@ class _Sparse:
             target=np.empty(0, dtype=bool),
             concern_f=np.empty(0, dtype=bool),
         )
+        self._prepare()
 
     def subset(self, keep_prod: np.ndarray) -> tuple[_Sparse, np.ndarray, np.ndarray]:
         """The products ``keep_prod`` (in every draw): the new evaluator, the kept
@@ -874,6 +875,7 @@ class _Sparse:
         k_new = np.cumsum(keep_prod) - 1
         new.m_prod, new.x_prod = k_new[self.m_prod[keep_m]], k_new[self.x_prod[keep_x]]
         new.n_prod = int(keep_prod.sum())
+        new._prepare()
         return new, keep_k, np.tile(keep_x, self.nd)
 
     def _mul(self, a: Any, v: np.ndarray) -> np.ndarray:
@@ -892,11 +894,40 @@ class _Sparse:
             return (at @ v[0])[None, :]
         return np.ascontiguousarray((at @ np.ascontiguousarray(v.T)).T)
 
+    def _prepare(self) -> None:
+        """Per-draw constants, and the importer markets that need the whole
+        model (members: reshoring, bans); every other market has S = 0 and
+        P > 0, so y = V P^(σ−η) and σ + dlogQ/dlogP = σ − η there."""
+        sys, nd, nm1 = self.sys, self.nd, self.nm1
+        eta = sys.eta_m.reshape(nd, nm1)[:, :1] if nm1 else np.zeros((nd, 1))
+        self.v1 = sys.v[:nm1]
+        self.k1 = (self.sig - eta) / (1.0 - self.sig)
+        self.c1 = self.sig - eta
+        self.all_live = bool(self.live.all())
+        mem = np.flatnonzero(sys.member_m[:nm1] | (sys.res_cap[:nm1] > 0))
+        self.mem = mem
+
+        def cols(a: np.ndarray) -> np.ndarray:
+            return a.reshape(nd, nm1)[:, mem].ravel()
+
+        self.mem_sys = replace(
+            sys,
+            v=cols(sys.v),
+            sig_m=cols(sys.sig_m),
+            eta_m=cols(sys.eta_m),
+            res_cap=cols(sys.res_cap),
+            member_m=cols(sys.member_m),
+        )
+
     def evaluate(self, lp: np.ndarray) -> _Eval:
         sys, nd, sig = self.sys, self.nd, self.sig
         lp2 = lp.reshape(nd, self.nx1)
-        p = np.where(self.live, np.exp(lp2), 0.0)
-        xs = np.where(self.live, np.exp(lp2 * (1.0 - sig)), 0.0)
+        if self.all_live:
+            p = np.exp(lp2)
+            xs = np.exp(lp2 * (1.0 - sig))
+        else:
+            p = np.where(self.live, np.exp(lp2), 0.0)
+            xs = np.where(self.live, np.exp(lp2 * (1.0 - sig)), 0.0)
         big_a = self._mul(self.big, xs)
         t1s = yt_scale = None
         if self.tgt is not None and self.kind != "ban":
@@ -913,10 +944,25 @@ class _Sparse:
             # τ^(−σ) = (τ^(1−σ))^(σ/(σ−1)); 0 where the concern is shut out
             yt_scale = np.where(t1s > 0, t1s ** (sig / (sig - 1.0)), 0.0)
             big_a = big_a + t1s * conc
-        _, _, _, q, c, log_p = sys.markets_log(big_a.ravel())
-        y = np.where(q > 0, q * np.exp(sys.sig_m * log_p), 0.0).reshape(nd, self.nm1)
-        inv_a = np.where(big_a > 0, 1.0 / np.where(big_a > 0, big_a, 1.0), 0.0)
-        z = y * c.reshape(nd, self.nm1) * inv_a
+        # y = Q P^σ and z = y (σ + dlogQ/dlogP) / P^(1−σ) per importer market
+        y = self.v1 * np.exp(self.k1 * np.log(big_a))
+        z = y * (self.c1 / big_a)
+        if len(self.mem):
+            a_mem = big_a[:, self.mem]
+            _, _, _, q, c, log_p = self.mem_sys.markets_log(a_mem.ravel())
+            ok = q > 0
+            y_mem = np.where(ok, q * np.exp(self.mem_sys.sig_m * log_p), 0.0)
+            y_mem = y_mem.reshape(nd, -1)
+            y[:, self.mem] = y_mem
+            z[:, self.mem] = np.where(
+                a_mem > 0,
+                y_mem * c.reshape(nd, -1) / np.where(a_mem > 0, a_mem, 1.0),
+                0.0,
+            )
+        bad = ~(big_a > 0)
+        if bad.any():
+            y[bad] = 0.0
+            z[bad] = 0.0
         dem_val = self._mul_t(self.big, y)
         own = self._mul_t(self.big2, z)
         if yt_scale is not None and t1s is not None:
@@ -925,12 +971,19 @@ class _Sparse:
         dem_val = (xs * dem_val).ravel()
         own = (xs * xs * own).ravel()
         p = p.ravel()
-        demand = np.where(p > 0, dem_val / p, 0.0)
         free = sys.x0 * np.exp(sys.eps_x * lp)
         capped = free >= sys.capacity
-        sup = np.where(sys.x_live, np.where(capped, sys.capacity, free), 0.0)
-        rel = np.where(sys.x_live, np.abs(demand - sup) / sys.x0, 0.0)
-        f = np.where(sys.x_live, np.log(np.maximum(demand, 1e-300) / sup), 0.0)
+        sup = np.where(capped, sys.capacity, free)
+        if self.all_live:
+            demand = dem_val / p
+            rel = np.abs(demand - sup) / sys.x0
+            f = np.log(np.maximum(demand, 1e-300) / sup)
+        else:
+            live = sys.x_live
+            demand = np.where(p > 0, dem_val / p, 0.0)
+            sup = np.where(live, sup, 0.0)
+            rel = np.where(live, np.abs(demand - sup) / sys.x0, 0.0)
+            f = np.where(live, np.log(np.maximum(demand, 1e-300) / sup), 0.0)
         own_slope = np.where(dem_val > 0, own / dem_val, 0.0) - sys.sig_x
         none = np.empty(0)
         return _Eval(p, f, rel, capped, own_slope, dem_val, none, none, none)

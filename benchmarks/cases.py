@@ -1135,6 +1135,97 @@ CLI_INDUSTRY_HS92 = Case(
 )
 
 
+# -- whole process: the USA defense basket banned by the USA alone (issue 15) ----------
+# Every industry's products (industry = "all"), the scenario of the `draws` case,
+# run as a user runs it: `friendshore simulate FILE --format csv`, start-up included.
+def _basket_toml(ctx: Ctx, draws: int | None) -> Path:
+    lines = [
+        f'name = "bench-basket{"" if draws is None else f"-{draws}"}"',
+        f'importer = "{BASKET_IMPORTER}"',
+        f"year = {ctx.year}",
+        'industry = "all"',
+        'concern = "prc"',
+        'policy = "ban"',
+        "reshoring = 0.05",
+    ]
+    if draws is not None:
+        lines += [
+            "[uncertainty]",
+            f"draws = {draws}",
+            "seed = 7",
+            "capacity_expansion = [0.1, 0.5]",
+            "substitution = [2.1, 5.1]",
+            "supply = [0.5, 3.0]",
+        ]
+    path = ctx.scratch / f"basket_{draws or 1}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _basket_setup(ctx: Ctx) -> None:
+    ctx.extra["basket_toml"] = _basket_toml(ctx, None)
+    ctx.extra["basket_draws_toml"] = _basket_toml(ctx, 200)
+
+
+def _cli_basket(ctx: Ctx, key: str, before: bool = False) -> Path:
+    out = ctx.fresh("before.csv" if before else "ours.csv")
+    db = ["--db", str(_db_path(ctx))]
+    args = ["simulate", str(ctx.extra[key]), "--format", "csv", "--out", str(out)]
+    cli, name, cwd = cli_command(), OURS, None
+    if before:
+        cli, name, cwd = [sys.executable, "-m", "friendshore"], "before", before_tree()
+    run_process(ctx, name, [*cli, *db, *args], cwd=cwd)
+    return out
+
+
+def _basket_answer(ctx: Ctx, path: Path) -> Answer:
+    df = pl.read_csv(path)
+    if "stat" in df.columns:  # the draws: the medians
+        df = df.filter(pl.col("stat") == "p50")
+    return frame_answer(df, ("import_value_usd", *_DRAW_METRICS))
+
+
+def _basket_validate(ctx: Ctx, ans: Answer) -> str | None:
+    if not ans["rows"]:
+        return "no rows: the basket has no flows into the importer"
+    return None
+
+
+def _basket_case(name: str, key: str, title: str, seconds: float) -> Case:
+    return Case(
+        name=name,
+        title=title,
+        impls=(
+            Impl(OURS, lambda ctx: _cli_basket(ctx, key), _basket_answer, _rm_parent),
+            Impl(
+                "before",
+                lambda ctx: _cli_basket(ctx, key, before=True),
+                _basket_answer,
+                _rm_parent,
+                available=_before_available,
+            ),
+        ),
+        targets=(Target("seconds", seconds, "issue 15"),),
+        compare=("before",),
+        setup=_basket_setup,
+        validate=_basket_validate,
+    )
+
+
+CLI_BASKET = _basket_case(
+    "cli_basket",
+    "basket_toml",
+    f"whole process: {BASKET_IMPORTER} defense basket banned by {BASKET_IMPORTER} → CSV",
+    1.0,
+)
+CLI_BASKET_DRAWS = _basket_case(
+    "cli_basket_draws",
+    "basket_draws_toml",
+    "whole process: the same with 200 draws over elasticities and capacity → CSV",
+    10.0,
+)
+
+
 CASES: dict[str, Case] = {
     c.name: c
     for c in (
@@ -1148,6 +1239,8 @@ CASES: dict[str, Case] = {
         CLI_EXPOSURE,
         CLI_INDUSTRY,
         CLI_INDUSTRY_HS92,
+        CLI_BASKET,
+        CLI_BASKET_DRAWS,
     )
 }
 

@@ -273,6 +273,45 @@ def test_simulate_flows__every_bilateral_flow_once(flows: Store) -> None:
     ]  # fmt: skip
 
 
+def test_simulate_markets__coded_rows_one_per_load_row(flows: Store) -> None:
+    got = run(flows, "simulate_markets", **ONLY_2022, **EVERY_SIX_DIGIT)
+    c = ids(flows)
+
+    def key(hs: int, importer: str, exporter: str) -> int:
+        # the documented encoding: hs key × 2^32 + importer id × 2^16 + exporter id
+        return hs * 2**32 + c[importer] * 2**16 + c[exporter]
+
+    # load 1 only; the HS4 aggregate and the zero value are out; no tonnes → 0
+    assert sorted(got, key=lambda r: r["key"]) == sorted(
+        [
+            {"key": key(6_811_292, "USA", "KOR"), "value_usd": 20.0, "quantity_t": 0.0},
+            {"key": key(6_850_511, "DEU", "CHN"), "value_usd": 30.0, "quantity_t": 0.0},
+            {"key": key(6_850_511, "USA", "CHN"), "value_usd": 100.0, "quantity_t": 10.0},
+            {"key": key(6_850_511, "USA", "DEU"), "value_usd": 50.0, "quantity_t": 0.0},
+            {"key": key(6_850_511, "USA", "JPN"), "value_usd": 50.0, "quantity_t": 5.0},
+        ],
+        key=lambda r: r["key"],
+    )  # fmt: skip
+    # every 2022 load: CHN -> USA 850511 comes once per load (the engine sums them)
+    both = run(
+        flows,
+        "simulate_markets",
+        **(ONLY_2022 | {"all_loads": True}),
+        **EVERY_SIX_DIGIT,
+    )
+    chn_usa = [r["value_usd"] for r in both if r["key"] == key(6_850_511, "USA", "CHN")]
+    assert sorted(chn_usa) == [100.0, 1000.0]
+
+
+def test_hs_labels__text_of_coded_keys_in_the_order_given(flows: Store) -> None:
+    got = run(flows, "hs_labels", codes=[6_850_511, 4_008_505, 6_010_121])
+    assert got == [
+        {"hs": 6_850_511, "hs6": "850511"},
+        {"hs": 4_008_505, "hs6": "8505"},  # an HS4 code keeps four digits
+        {"hs": 6_010_121, "hs6": "010121"},  # the leading zero of chapter 01
+    ]
+
+
 def _production(store: Store) -> None:
     rows = [
         ("CHN", 60.0, "country", None),

@@ -419,7 +419,7 @@ def importer_table(
             _sum_or_null("scenario_import_t"),
         )
     )
-    imp = sol.importers().filter(pl.col("member"))
+    imp = sol.importers(members_only=True)
     t = imp.join(per, on=["draw", "product", "importer"], how="left").join(
         eta, on="draw"
     )

@@ -3,7 +3,7 @@
 Each :class:`~friendshore.engines.scenarios.model.Scenario` is pinned to data — the year
 and loads (as the exposure metrics choose them), the products (industry map, in
 the store's HS revision), the registry groups as of the year. Every flow of those
-products in that year is fetched once (``queries/simulate_flows.sql``) into a
+products in that year is fetched once, coded (``queries/simulate_markets.sql``), into a
 :class:`~friendshore.engines.scenarios.solver.Markets` shared by the scenarios that read
 the same data, and :func:`~friendshore.engines.scenarios.solver.solve` clears every
 product's world market under the scenario's policy. The result is one table with

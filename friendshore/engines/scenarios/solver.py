@@ -14,14 +14,17 @@ exporter's market clears::
     Σ_m M[e,m] = X_e                                      clearing
 
 The unknowns are the log prices of the exporter markets. The solver is a Newton
-iteration on ``log demand − log supply`` with the exact own-price derivative of
-each exporter market (the diagonal of the Jacobian, price-index feedback
-included); cross effects make it converge linearly, in a few dozen iterations for
-real trade years. All products (and all uncertainty draws, stacked as copies of
-the markets) are solved side by side in flat numpy arrays over the flows: one
-iteration costs a few gathers and ``bincount`` sums over the flows, and products
-that have cleared drop out of the working set. It stops when every exporter's
-market clears to ``tol`` of that exporter's baseline exports.
+iteration on ``log demand − log supply`` with the own-price derivative of each
+exporter market (the diagonal of the Jacobian, price-index feedback included),
+Anderson-accelerated per product; cross effects make it converge linearly, in
+about 20–25 iterations for real trade years. Each model evaluation is three
+sparse mat-vecs with constant data (scipy CSR of θ, θ², and a small matrix of the
+flows the policy touches; :class:`_Sparse`) plus elementwise work on the exporter
+and importer markets; products that have cleared leave the working set. Draws
+share the matrices (one column per draw) and are solved in cache-sized chunks on
+one thread per CPU. Products not cleared after 40 iterations get a full Newton
+with each product's dense Jacobian. It stops when every exporter's market clears
+to ``tol`` of that exporter's baseline exports.
 
 The public surface is :class:`Markets` (the baseline, built once),
 :class:`Policy`, :class:`Elasticities`, :class:`Draws`, :func:`solve` and the

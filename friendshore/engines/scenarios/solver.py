@@ -429,9 +429,10 @@ def solve(
             raise ValueError("capacity scale must be a finite number ≥ 0")
     chunks = max(1, min(nd, -(-markets.n_flows * nd // _CHUNK_WORK)))
     if chunks == 1:
-        return _solve(
-            markets, policy, sig_d, eta_d, eps_d, cap_d, tol, max_iter, strict
-        )
+        with _one_blas_thread():
+            return _solve(
+                markets, policy, sig_d, eta_d, eps_d, cap_d, tol, max_iter, strict
+            )
     # Draws are independent markets: solved a chunk at a time (arrays that stay in
     # the CPU caches: 200 draws in chunks of ~10 took a third of the time of one
     # stack), chunks on a few threads (numpy's elementwise loops and scipy's
@@ -451,7 +452,9 @@ def solve(
             strict,
         )
 
-    with ThreadPoolExecutor(_workers()) as pool:
+    # BLAS limited once here: threadpoolctl's limit is process-wide, and threads
+    # entering and leaving it in turn could leave it at one thread afterwards.
+    with _one_blas_thread(), ThreadPoolExecutor(_workers()) as pool:
         parts = list(pool.map(part, np.array_split(np.arange(nd), chunks)))
     return _concat(parts)
 
@@ -478,10 +481,7 @@ def _solve(
     sys, where = full, np.arange(full.nx)  # the working system, its x in full
     done = np.zeros(sys.n_k, dtype=bool)
     accel = _Anderson(sys.kx, sys.n_k)
-    with (
-        np.errstate(divide="ignore", over="ignore", invalid="ignore"),
-        _one_blas_thread(),
-    ):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         # Phase 1: diagonal Newton, Anderson-accelerated, over all products, each
         # model evaluation three sparse mat-vecs (cleared products stay put).
         fast = _Sparse(full, markets, policy, nd, sig_d)

@@ -311,3 +311,64 @@ def test_policies_the_model_cannot_take():
         solve(mk, _policy(coalition=frozenset({"USA", "CHN"})))
     with pytest.raises(ValueError, match="reshoring_cost must be above 1"):
         solve(mk, _policy(reshoring_cost=1.0))
+
+
+def _many_products(seed: int, n_products: int = 30) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    names = ["CHN", "DEU", "JPN", "KOR", "USA", "FRA", "IND", "BRA", "MEX"]
+    rows = []
+    for k in range(n_products):
+        for e in names:
+            for m in names:
+                if e != m and rng.random() < 0.6:
+                    rows.append((f"{k:06d}", e, m, float(rng.lognormal(8, 1.5))))
+    return pl.DataFrame(
+        rows, schema=["hs6", "exporter", "importer", "value_usd"], orient="row"
+    )
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_big_one_draw_solves_split_by_products_on_threads_as_one(monkeypatch, shuffled):
+    # Above _CHUNK_WORK flows, one draw is solved in product ranges on threads;
+    # forced here on a small world, against the same world solved in one piece.
+    # Shuffled: flows not in product order (from_arrays takes any order).
+    from friendshore.engines.scenarios import solver
+
+    df = _many_products(5)
+    if shuffled:
+        df = df.sample(fraction=1.0, shuffle=True, seed=3)
+        prods = df["hs6"].unique().sort()
+        ctry = pl.concat([df["exporter"], df["importer"]]).unique().sort()
+        mk = Markets.from_arrays(
+            prods.to_numpy(),
+            ctry.to_numpy(),
+            prods.search_sorted(df["hs6"]).to_numpy(),
+            ctry.search_sorted(df["exporter"]).to_numpy(),
+            ctry.search_sorted(df["importer"]).to_numpy(),
+            df["value_usd"],
+        )
+    else:
+        mk = Markets.from_frame(df)
+    pol = _policy(coalition=frozenset({"USA", "JPN", "FRA"}), reshoring=0.05)
+    el = Elasticities(4.0, 0.6, 1.5)
+    whole = solve(mk, pol, el)
+    calls = []
+    real = solver._solve
+
+    def counted(markets, *a):
+        calls.append(len(markets.products))
+        return real(markets, *a)
+
+    monkeypatch.setattr(solver, "_CHUNK_WORK", mk.n_flows // 4)
+    monkeypatch.setattr(solver, "_workers", lambda: 2)
+    monkeypatch.setattr(solver, "_solve", counted)
+    split = solve(mk, pol, el)
+    assert len(calls) >= 4 and sum(calls) == len(mk.products)
+    for get in (lambda s: s.exporters(), lambda s: s.importers(), lambda s: s.flows()):
+        a, b = get(whole), get(split)
+        assert a.select(pl.col(pl.String)).equals(b.select(pl.col(pl.String)))
+        for col in a.select(pl.col(pl.Float64)).columns:
+            assert b[col].to_numpy() == pytest.approx(
+                a[col].to_numpy(), rel=1e-9, abs=1e-6
+            ), col
+    assert split.max_residual < 1e-9

@@ -427,6 +427,10 @@ def solve(
             Elasticities(float(s), float(h), float(e)).check(ban=ban)
         if np.any(cap_d < 0) or not np.all(np.isfinite(cap_d)):
             raise ValueError("capacity scale must be a finite number ≥ 0")
+    if nd == 1 and markets.n_flows > _CHUNK_WORK and _workers() > 1:
+        return _solve_by_products(
+            markets, policy, sig_d, eta_d, eps_d, cap_d, tol, max_iter, strict
+        )
     chunks = max(1, min(nd, -(-markets.n_flows * nd // _CHUNK_WORK)))
     if chunks == 1:
         with _one_blas_thread():
@@ -457,6 +461,117 @@ def solve(
     with _one_blas_thread(), ThreadPoolExecutor(_workers()) as pool:
         parts = list(pool.map(part, np.array_split(np.arange(nd), chunks)))
     return _concat(parts)
+
+
+def _solve_by_products(
+    markets: Markets,
+    policy: Policy,
+    sig_d: np.ndarray,
+    eta_d: np.ndarray,
+    eps_d: np.ndarray,
+    cap_d: np.ndarray,
+    tol: float,
+    max_iter: int,
+    strict: bool,
+) -> Solution:
+    """One draw of many flows: the products are independent markets, so they are
+    split into ranges of about ``_CHUNK_WORK`` flows each, solved on one thread
+    per CPU (scipy's sparse kernels and numpy's big loops release the GIL), and
+    the parts stitched back in the full markets' order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    parts = _product_ranges(
+        markets, max(_workers(), -(-markets.n_flows // _CHUNK_WORK))
+    )
+
+    def part(sub: tuple[Markets, np.ndarray | slice]) -> Solution:
+        return _solve(sub[0], policy, sig_d, eta_d, eps_d, cap_d, tol, max_iter, strict)
+
+    with _one_blas_thread(), ThreadPoolExecutor(_workers()) as pool:
+        sols = list(pool.map(part, parts))
+    return _stitch(markets, policy, sols, [f for _, f in parts])
+
+
+def _product_ranges(mk: Markets, n: int) -> list[tuple[Markets, np.ndarray | slice]]:
+    """``mk`` cut into ``n`` consecutive product ranges of about equal flow counts,
+    each as its own Markets with the flows it holds (a slice where the flows are
+    in product order, as the store and :meth:`Markets.from_frame` give them)."""
+    fk = mk.x_product[mk.flow_x]
+    ordered = bool(np.all(fk[1:] >= fk[:-1]))
+    counts = np.bincount(fk, minlength=len(mk.products))
+    ends = np.searchsorted(
+        np.cumsum(counts), np.linspace(0, mk.n_flows, n + 1)[1:-1], side="right"
+    )
+    bounds = np.unique(np.concatenate([[0], ends, [len(mk.products)]]))
+    x_start = np.searchsorted(mk.x_product, bounds)
+    m_start = np.searchsorted(mk.m_product, bounds)
+    f_start = np.searchsorted(fk, bounds) if ordered else None
+    out: list[tuple[Markets, np.ndarray | slice]] = []
+    for j in range(len(bounds) - 1):
+        a, b = int(bounds[j]), int(bounds[j + 1])
+        xs = slice(int(x_start[j]), int(x_start[j + 1]))
+        ms = slice(int(m_start[j]), int(m_start[j + 1]))
+        if f_start is not None:
+            fs: np.ndarray | slice = slice(int(f_start[j]), int(f_start[j + 1]))
+        else:
+            fs = np.flatnonzero((fk >= a) & (fk < b))
+        sub = Markets(
+            products=mk.products[a:b],
+            countries=mk.countries,
+            flow_x=mk.flow_x[fs] - xs.start,
+            flow_m=mk.flow_m[fs] - ms.start,
+            value=mk.value[fs],
+            x_product=mk.x_product[xs] - a,
+            x_country=mk.x_country[xs],
+            m_product=mk.m_product[ms] - a,
+            m_country=mk.m_country[ms],
+            x0=mk.x0[xs],
+            v=mk.v[ms],
+            theta=mk.theta[fs],
+        )
+        out.append((sub, fs))
+    return out
+
+
+def _stitch(
+    mk: Markets,
+    policy: Policy,
+    sols: list[Solution],
+    flows: list[np.ndarray | slice],
+) -> Solution:
+    """Solutions of consecutive product ranges (:func:`_product_ranges`) as one
+    over ``mk``: market arrays concatenate, flow arrays go back to their rows."""
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(s, name) for s in sols])
+
+    def per_flow(name: str) -> np.ndarray:
+        if all(isinstance(f, slice) for f in flows):
+            return cat(name)
+        first = getattr(sols[0], name)
+        out = np.empty(mk.n_flows, dtype=first.dtype)
+        for s, f in zip(sols, flows, strict=True):
+            out[f] = getattr(s, name)
+        return out
+
+    return Solution(
+        markets=mk,
+        policy=policy,
+        draws=1,
+        price=cat("price"),
+        supply=cat("supply"),
+        capacity=cat("capacity"),
+        price_index=cat("price_index"),
+        demand=cat("demand"),
+        reshored=cat("reshored"),
+        imports=cat("imports"),
+        tau=per_flow("tau"),
+        quantity=per_flow("quantity"),
+        member=cat("member"),
+        concern_flow=per_flow("concern_flow"),
+        iterations=max(s.iterations for s in sols),
+        max_residual=max(s.max_residual for s in sols),
+    )
 
 
 def _solve(

@@ -228,8 +228,8 @@ class Markets:
         return cls(
             products=products,
             countries=countries,
-            flow_x=flow_x.astype(np.int64),
-            flow_m=flow_m.astype(np.int64),
+            flow_x=flow_x.astype(np.int64, copy=False),
+            flow_m=flow_m.astype(np.int64, copy=False),
             value=val,
             x_product=xkey // nc,
             x_country=xkey % nc,

@@ -22,7 +22,8 @@ sparse mat-vecs with constant data (scipy CSR of θ, θ², and a small matrix of
 flows the policy touches; :class:`_Sparse`) plus elementwise work on the exporter
 and importer markets; products that have cleared leave the working set. Draws
 share the matrices (one column per draw) and are solved in cache-sized chunks on
-one thread per CPU. Products not cleared after 40 iterations get a full Newton
+one thread per CPU; one draw of many flows is cut into product ranges solved the
+same way. Products not cleared after 40 iterations get a full Newton
 with each product's dense Jacobian. It stops when every exporter's market clears
 to ``tol`` of that exporter's baseline exports.
 

@@ -10,11 +10,12 @@ nothing half-written.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
 import os
 import struct
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,36 +167,82 @@ def write_parquet_frames(
 ) -> int:
     """Write frames of one schema as one zstd Parquet file, one at a time; row count.
 
-    For panels too large to hold at once (one frame per year): each frame becomes
-    row groups and is dropped before the next is read, so memory stays that of one
-    frame. Provenance as in :func:`write_parquet`; atomic like it. No frames at
-    all write nothing and return 0.
+    For panels too large to hold at once (one frame per year): Polars' streaming
+    sink pulls the frames one after another (a registered IO source), so memory
+    stays that of one frame, and the file is written by the same writer, settings
+    and metadata as :func:`write_parquet` (no pyarrow, no Arrow copy of a year).
+    Frames with nested columns go through pyarrow, as there. Atomic like
+    :func:`write_parquet`. No frames at all write nothing and return 0.
     """
-    import pyarrow.parquet as pq
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        return 0
+    if any(t.is_nested() for t in first.dtypes):
+        return _write_frames_pyarrow(first, it, path, metadata)
+    from polars.io.plugins import register_io_source
+
+    schema = first.schema
+    pending = [first]  # handed over, then dropped: the sink holds the only copy
+    del first
+    rows = 0
+
+    def source(*_: Any) -> Iterator[pl.DataFrame]:
+        nonlocal rows
+        while pending:
+            df = pending.pop()
+            rows += df.height
+            yield df
+        for df in it:
+            rows += df.height
+            yield df
 
     fd, tmp = _atomic(path)
     os.close(fd)
-    writer = None
-    rows = 0
     try:
-        for df in frames:
-            if writer is None:
-                schema = arrow_schema(df, metadata)
-                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-            writer.write_table(df.to_arrow().cast(schema))
-            rows += df.height
-        if writer is None:
-            tmp.unlink(missing_ok=True)
-            return 0
-        writer.close()
-        writer = None
+        register_io_source(source, schema=schema).sink_parquet(
+            tmp,
+            compression="zstd",
+            compression_level=1,
+            metadata=dict(metadata),
+            arrow_schema=_SchemaWithMetadata(schema, metadata),
+        )
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
-        if writer is not None:
-            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return rows
+
+
+def _write_frames_pyarrow(
+    first: pl.DataFrame,
+    rest: Iterator[pl.DataFrame],
+    path: Path,
+    metadata: Mapping[str, str],
+) -> int:
+    """:func:`write_parquet_frames` for frames with nested columns (pyarrow)."""
+    import pyarrow.parquet as pq
+
+    fd, tmp = _atomic(path)
+    os.close(fd)
+    schema = arrow_schema(first, metadata)
+    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+    rows = 0
+    try:
+        for df in itertools.chain([first], rest):
+            writer.write_table(df.to_arrow().cast(schema))
+            rows += df.height
+        writer.close()
+        tmp.replace(path)
+    except OSError as exc:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        writer.close()
         tmp.unlink(missing_ok=True)
         raise
     return rows

@@ -16,6 +16,7 @@ import os
 import struct
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +123,26 @@ def _atomic(path: Path) -> tuple[int, Path]:
     return fd, Path(tmp)
 
 
+@contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces it when the block ends well.
+
+    Readers never see a half-written file; on any error the temporary file is
+    removed, and an OS error (disk full, permissions) becomes an ``ExportError``.
+    """
+    fd, tmp = _atomic(path)
+    os.close(fd)
+    try:
+        yield tmp
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_parquet(df: pl.DataFrame, path: Path, metadata: Mapping[str, str]) -> Path:
     """Write ``df`` as zstd Parquet with ``metadata`` in the key-value metadata.
 
@@ -130,9 +151,7 @@ def write_parquet(df: pl.DataFrame, path: Path, metadata: Mapping[str, str]) -> 
     key-value metadata (what DuckDB and Spark read) and into the Arrow schema it
     embeds (what ``pyarrow.parquet.read_schema(...).metadata`` shows).
     """
-    fd, tmp = _atomic(path)
-    os.close(fd)
-    try:
+    with _replacing(path) as tmp:
         if any(t.is_nested() for t in df.dtypes):
             # Polars drops the schema's metadata for nested columns: pyarrow writes
             # those (small) tables.
@@ -145,21 +164,19 @@ def write_parquet(df: pl.DataFrame, path: Path, metadata: Mapping[str, str]) -> 
             # needs no pyarrow (its import is ~0.1-0.2 s of a whole-process export).
             # zstd level 1: 0.22 s instead of 0.27 s (level 3) for the 1.1 M-row
             # exposure table, a file 0.8 % larger (issue 17).
-            df.write_parquet(
-                tmp,
-                compression="zstd",
-                compression_level=1,
-                metadata=dict(metadata),
-                arrow_schema=_SchemaWithMetadata(df.schema, metadata),
-            )
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            df.write_parquet(tmp, **_polars_parquet(df.schema, metadata))
     return path
+
+
+def _polars_parquet(schema: pl.Schema, metadata: Mapping[str, str]) -> dict[str, Any]:
+    """Polars' Parquet settings for one table or a streamed panel: zstd level 1,
+    the provenance in the key-value metadata and in the embedded Arrow schema."""
+    return {
+        "compression": "zstd",
+        "compression_level": 1,
+        "metadata": dict(metadata),
+        "arrow_schema": _SchemaWithMetadata(schema, metadata),
+    }
 
 
 def write_parquet_frames(
@@ -197,23 +214,10 @@ def write_parquet_frames(
             rows += df.height
             yield df
 
-    fd, tmp = _atomic(path)
-    os.close(fd)
-    try:
+    with _replacing(path) as tmp:
         register_io_source(source, schema=schema).sink_parquet(
-            tmp,
-            compression="zstd",
-            compression_level=1,
-            metadata=dict(metadata),
-            arrow_schema=_SchemaWithMetadata(schema, metadata),
+            tmp, **_polars_parquet(schema, metadata)
         )
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return rows
 
 
@@ -226,25 +230,15 @@ def _write_frames_pyarrow(
     """:func:`write_parquet_frames` for frames with nested columns (pyarrow)."""
     import pyarrow.parquet as pq
 
-    fd, tmp = _atomic(path)
-    os.close(fd)
-    schema = arrow_schema(first, metadata)
-    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
     rows = 0
-    try:
+    schema = arrow_schema(first, metadata)
+    with (
+        _replacing(path) as tmp,
+        pq.ParquetWriter(tmp, schema, compression="zstd") as writer,
+    ):
         for df in itertools.chain([first], rest):
             writer.write_table(df.to_arrow().cast(schema))
             rows += df.height
-        writer.close()
-        tmp.replace(path)
-    except OSError as exc:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
     return rows
 
 
@@ -315,14 +309,8 @@ def arrow_schema(df: pl.DataFrame, metadata: Mapping[str, str]) -> Any:
 
 def write_text(text: str, path: Path) -> Path:
     """Write text atomically (CSV, JSON, HTML)."""
-    fd, tmp = _atomic(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with _replacing(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
     return path
 
 

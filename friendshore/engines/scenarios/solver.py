@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -490,7 +490,7 @@ def _solve_by_products(
 
     with _one_blas_thread(), ThreadPoolExecutor(_workers()) as pool:
         sols = list(pool.map(part, parts))
-    return _stitch(markets, policy, sols, [f for _, f in parts])
+    return _stitch(markets, sols, [f for _, f in parts])
 
 
 def _product_ranges(mk: Markets, n: int) -> list[tuple[Markets, np.ndarray | slice]]:
@@ -536,7 +536,6 @@ def _product_ranges(mk: Markets, n: int) -> list[tuple[Markets, np.ndarray | sli
 
 def _stitch(
     mk: Markets,
-    policy: Policy,
     sols: list[Solution],
     flows: list[np.ndarray | slice],
 ) -> Solution:
@@ -555,24 +554,7 @@ def _stitch(
             out[f] = getattr(s, name)
         return out
 
-    return Solution(
-        markets=mk,
-        policy=policy,
-        draws=1,
-        price=cat("price"),
-        supply=cat("supply"),
-        capacity=cat("capacity"),
-        price_index=cat("price_index"),
-        demand=cat("demand"),
-        reshored=cat("reshored"),
-        imports=cat("imports"),
-        tau=per_flow("tau"),
-        quantity=per_flow("quantity"),
-        member=cat("member"),
-        concern_flow=per_flow("concern_flow"),
-        iterations=max(s.iterations for s in sols),
-        max_residual=max(s.max_residual for s in sols),
-    )
+    return _joined(sols, markets=mk, draws=1, per_flow=per_flow)
 
 
 def _solve(
@@ -678,15 +660,32 @@ def _workers() -> int:
 
 def _concat(parts: list[Solution]) -> Solution:
     """Solutions of consecutive shares of the draws as one (arrays are draw-major)."""
-    first = parts[0]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    draws = sum(p.draws for p in parts)
+    return _joined(parts, markets=parts[0].markets, draws=draws, per_flow=cat)
+
+
+def _joined(
+    parts: list[Solution],
+    *,
+    markets: Markets,
+    draws: int,
+    per_flow: Callable[[str], np.ndarray],
+) -> Solution:
+    """One solution from parts solved side by side: market arrays concatenated in
+    order, flow arrays by ``per_flow``; the most iterations and the largest
+    residual of any part."""
 
     def cat(name: str) -> np.ndarray:
         return np.concatenate([getattr(p, name) for p in parts])
 
     return Solution(
-        markets=first.markets,
-        policy=first.policy,
-        draws=sum(p.draws for p in parts),
+        markets=markets,
+        policy=parts[0].policy,
+        draws=draws,
         price=cat("price"),
         supply=cat("supply"),
         capacity=cat("capacity"),
@@ -694,10 +693,10 @@ def _concat(parts: list[Solution]) -> Solution:
         demand=cat("demand"),
         reshored=cat("reshored"),
         imports=cat("imports"),
-        tau=cat("tau"),
-        quantity=cat("quantity"),
+        tau=per_flow("tau"),
+        quantity=per_flow("quantity"),
         member=cat("member"),
-        concern_flow=cat("concern_flow"),
+        concern_flow=per_flow("concern_flow"),
         iterations=max(p.iterations for p in parts),
         max_residual=max(p.max_residual for p in parts),
     )

@@ -428,69 +428,47 @@ def solve(
             Elasticities(float(s), float(h), float(e)).check(ban=ban)
         if np.any(cap_d < 0) or not np.all(np.isfinite(cap_d)):
             raise ValueError("capacity scale must be a finite number ≥ 0")
-    if nd == 1 and markets.n_flows > _CHUNK_WORK and _workers() > 1:
-        return _solve_by_products(
-            markets, policy, sig_d, eta_d, eps_d, cap_d, tol, max_iter, strict
-        )
-    chunks = max(1, min(nd, -(-markets.n_flows * nd // _CHUNK_WORK)))
-    if chunks == 1:
-        with _one_blas_thread():
-            return _solve(
-                markets, policy, sig_d, eta_d, eps_d, cap_d, tol, max_iter, strict
-            )
-    # Draws are independent markets: solved a chunk at a time (arrays that stay in
-    # the CPU caches: 200 draws in chunks of ~10 took a third of the time of one
-    # stack), chunks on a few threads (numpy's elementwise loops and scipy's
-    # sparse kernels release the GIL).
-    from concurrent.futures import ThreadPoolExecutor
 
-    def part(idx: np.ndarray) -> Solution:
+    def run(mk: Markets, draw: slice | np.ndarray = slice(None)) -> Solution:
         return _solve(
-            markets,
+            mk,
             policy,
-            sig_d[idx],
-            eta_d[idx],
-            eps_d[idx],
-            cap_d[idx],
+            sig_d[draw],
+            eta_d[draw],
+            eps_d[draw],
+            cap_d[draw],
             tol,
             max_iter,
             strict,
         )
 
-    # BLAS limited once here: threadpoolctl's limit is process-wide, and threads
-    # entering and leaving it in turn could leave it at one thread afterwards.
-    with _one_blas_thread(), ThreadPoolExecutor(_workers()) as pool:
-        parts = list(pool.map(part, np.array_split(np.arange(nd), chunks)))
-    return _concat(parts)
+    if nd == 1 and markets.n_flows > _CHUNK_WORK and _workers() > 1:
+        # One draw of many flows: the products are independent markets, solved
+        # in ranges of about _CHUNK_WORK flows and stitched back in order.
+        n = max(_workers(), -(-markets.n_flows // _CHUNK_WORK))
+        ranges = _product_ranges(markets, n)
+        sols = _on_threads(lambda r: run(r[0]), ranges)
+        return _stitch(markets, sols, [f for _, f in ranges])
+    chunks = max(1, min(nd, -(-markets.n_flows * nd // _CHUNK_WORK)))
+    if chunks == 1:
+        with _one_blas_thread():
+            return run(markets)
+    # Draws are independent markets: solved a chunk at a time (arrays that stay in
+    # the CPU caches: 200 draws in chunks of ~10 took a third of the time of one
+    # stack).
+    split = np.array_split(np.arange(nd), chunks)
+    return _concat(_on_threads(lambda idx: run(markets, idx), split))
 
 
-def _solve_by_products(
-    markets: Markets,
-    policy: Policy,
-    sig_d: np.ndarray,
-    eta_d: np.ndarray,
-    eps_d: np.ndarray,
-    cap_d: np.ndarray,
-    tol: float,
-    max_iter: int,
-    strict: bool,
-) -> Solution:
-    """One draw of many flows: the products are independent markets, so they are
-    split into ranges of about ``_CHUNK_WORK`` flows each, solved on one thread
-    per CPU (scipy's sparse kernels and numpy's big loops release the GIL), and
-    the parts stitched back in the full markets' order."""
+def _on_threads(fn: Callable[[Any], Solution], items: Sequence[Any]) -> list[Solution]:
+    """``fn`` of every item on one thread per CPU, in order (numpy's elementwise
+    loops and scipy's sparse kernels release the GIL). BLAS is limited once
+    here: threadpoolctl's limit is process-wide, and threads entering and leaving
+    it in turn could leave it at one thread afterwards."""
     from concurrent.futures import ThreadPoolExecutor
 
-    parts = _product_ranges(
-        markets, max(_workers(), -(-markets.n_flows // _CHUNK_WORK))
-    )
-
-    def part(sub: tuple[Markets, np.ndarray | slice]) -> Solution:
-        return _solve(sub[0], policy, sig_d, eta_d, eps_d, cap_d, tol, max_iter, strict)
-
     with _one_blas_thread(), ThreadPoolExecutor(_workers()) as pool:
-        sols = list(pool.map(part, parts))
-    return _stitch(markets, sols, [f for _, f in parts])
+        return list(pool.map(fn, items))
 
 
 def _product_ranges(mk: Markets, n: int) -> list[tuple[Markets, np.ndarray | slice]]:

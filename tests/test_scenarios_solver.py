@@ -4,6 +4,7 @@ dense Newton written here (issue 15)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
@@ -370,5 +371,55 @@ def test_big_one_draw_solves_split_by_products_on_threads_as_one(monkeypatch, sh
         for col in a.select(pl.col(pl.Float64)).columns:
             assert b[col].to_numpy() == pytest.approx(
                 a[col].to_numpy(), rel=1e-9, abs=1e-6
+            ), col
+    assert split.max_residual < 1e-9
+
+
+@pytest.mark.parametrize("policy", ["ban", "cap"])
+def test_draws_solved_in_chunks_on_threads_equal_one_stack(monkeypatch, policy):
+    # Above _CHUNK_WORK flow-draws, the draws are solved in chunks on threads and
+    # written into one result; forced here on a small world, against the same draws
+    # solved as one stack (and draw 3 against itself solved alone).
+    from friendshore.engines.scenarios import solver
+
+    mk = Markets.from_frame(_many_products(11, n_products=8))
+    rng = np.random.default_rng(5)
+    nd = 7
+    draws = Draws(
+        substitution=rng.uniform(2.1, 5.1, nd),
+        demand=rng.uniform(0.3, 0.9, nd),
+        supply=rng.uniform(0.5, 3.0, nd),
+        capacity_scale=rng.uniform(0.2, 1.0, nd),
+    )
+    kw = {"max_concern_share": 0.2} if policy == "cap" else {}
+    pol = _policy(policy, coalition=frozenset({"USA", "JPN"}), reshoring=0.05, **kw)
+    whole = solve(mk, pol, draws=draws)
+    monkeypatch.setattr(solver, "_CHUNK_WORK", mk.n_flows * 2)
+    monkeypatch.setattr(solver, "_workers", lambda: 2)
+    split = solve(mk, pol, draws=draws)
+    alone = solve(
+        mk,
+        replace(pol, capacity_expansion=0.5 * float(draws.capacity_scale[3])),
+        Elasticities(
+            float(draws.substitution[3]),
+            float(draws.demand[3]),
+            float(draws.supply[3]),
+        ),
+    )
+    assert split.draws == whole.draws == nd
+    for get in (lambda s: s.exporters(), lambda s: s.importers(), lambda s: s.flows()):
+        a, b = get(whole), get(split)
+        assert a.select(pl.col(pl.String, pl.Int32)).equals(
+            b.select(pl.col(pl.String, pl.Int32))
+        )
+        for col in a.select(pl.col(pl.Float64)).columns:
+            assert b[col].to_numpy() == pytest.approx(
+                a[col].to_numpy(), rel=1e-9, abs=1e-6
+            ), col
+        one = get(alone)
+        third = b.filter(pl.col("draw") == 3)
+        for col in one.select(pl.col(pl.Float64)).columns:
+            assert third[col].to_numpy() == pytest.approx(
+                one[col].to_numpy(), rel=1e-7, abs=1e-4
             ), col
     assert split.max_residual < 1e-9

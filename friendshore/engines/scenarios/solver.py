@@ -40,7 +40,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import polars as pl
@@ -429,7 +429,7 @@ def solve(
         if np.any(cap_d < 0) or not np.all(np.isfinite(cap_d)):
             raise ValueError("capacity scale must be a finite number ≥ 0")
 
-    def run(mk: Markets, draw: slice | np.ndarray = slice(None)) -> Solution:
+    def run(mk: Markets, draw: slice | np.ndarray = slice(None)) -> _Solved:
         return _solve(
             mk,
             policy,
@@ -444,23 +444,39 @@ def solve(
 
     if nd == 1 and markets.n_flows > _CHUNK_WORK and _workers() > 1:
         # One draw of many flows: the products are independent markets, solved
-        # in ranges of about _CHUNK_WORK flows and stitched back in order.
+        # in ranges of about _CHUNK_WORK flows, each written into its rows.
         n = max(_workers(), -(-markets.n_flows // _CHUNK_WORK))
-        ranges = _product_ranges(markets, n)
-        sols = _on_threads(lambda r: run(r[0]), ranges)
-        return _stitch(markets, sols, [f for _, f in ranges])
+        sink = _Sink(markets, policy, 1)
+
+        def solve_range(r: _Range) -> tuple[int, float]:
+            sol = run(r.markets).solution(policy)
+            return sink.put(sol, r.xs, r.ms, r.fs)
+
+        return sink.done(_on_threads(solve_range, _product_ranges(markets, n)))
     chunks = max(1, min(nd, -(-markets.n_flows * nd // _CHUNK_WORK)))
-    if chunks == 1:
+    if chunks == 1 and nd == 1:
         with _one_blas_thread():
-            return run(markets)
+            return run(markets).solution(policy)
     # Draws are independent markets: solved a chunk at a time (arrays that stay in
     # the CPU caches: 200 draws in chunks of ~10 took a third of the time of one
-    # stack).
+    # stack), each draw written into its rows of the result (concatenating the
+    # draws and then the chunks copied the draws × flows arrays twice).
+    sink = _Sink(markets, policy, nd)
+
+    def solve_draws(idx: np.ndarray) -> tuple[int, float]:
+        return run(markets, idx).put_draws(sink, int(idx[0]))
+
     split = np.array_split(np.arange(nd), chunks)
-    return _concat(_on_threads(lambda idx: run(markets, idx), split))
+    if chunks == 1:
+        with _one_blas_thread():
+            return sink.done([solve_draws(split[0])])
+    return sink.done(_on_threads(solve_draws, split))
 
 
-def _on_threads(fn: Callable[[Any], Solution], items: Sequence[Any]) -> list[Solution]:
+_T = TypeVar("_T")
+
+
+def _on_threads(fn: Callable[[Any], _T], items: Sequence[Any]) -> list[_T]:
     """``fn`` of every item on one thread per CPU, in order (numpy's elementwise
     loops and scipy's sparse kernels release the GIL). BLAS is limited once
     here: threadpoolctl's limit is process-wide, and threads entering and leaving
@@ -471,7 +487,18 @@ def _on_threads(fn: Callable[[Any], Solution], items: Sequence[Any]) -> list[Sol
         return list(pool.map(fn, items))
 
 
-def _product_ranges(mk: Markets, n: int) -> list[tuple[Markets, np.ndarray | slice]]:
+@dataclass(frozen=True)
+class _Range:
+    """A consecutive range of products as its own Markets, and where its exporter
+    markets, importer markets and flows sit in the whole."""
+
+    markets: Markets
+    xs: slice
+    ms: slice
+    fs: slice | np.ndarray
+
+
+def _product_ranges(mk: Markets, n: int) -> list[_Range]:
     """``mk`` cut into ``n`` consecutive product ranges of about equal flow counts,
     each as its own Markets with the flows it holds (a slice where the flows are
     in product order, as the store and :meth:`Markets.from_frame` give them)."""
@@ -485,7 +512,7 @@ def _product_ranges(mk: Markets, n: int) -> list[tuple[Markets, np.ndarray | sli
     x_start = np.searchsorted(mk.x_product, bounds)
     m_start = np.searchsorted(mk.m_product, bounds)
     f_start = np.searchsorted(fk, bounds) if ordered else None
-    out: list[tuple[Markets, np.ndarray | slice]] = []
+    out: list[_Range] = []
     for j in range(len(bounds) - 1):
         a, b = int(bounds[j]), int(bounds[j + 1])
         xs = slice(int(x_start[j]), int(x_start[j + 1]))
@@ -508,31 +535,59 @@ def _product_ranges(mk: Markets, n: int) -> list[tuple[Markets, np.ndarray | sli
             v=mk.v[ms],
             theta=mk.theta[fs],
         )
-        out.append((sub, fs))
+        out.append(_Range(sub, xs, ms, fs))
     return out
 
 
-def _stitch(
-    mk: Markets,
-    sols: list[Solution],
-    flows: list[np.ndarray | slice],
-) -> Solution:
-    """Solutions of consecutive product ranges (:func:`_product_ranges`) as one
-    over ``mk``: market arrays concatenate, flow arrays go back to their rows."""
+# The arrays of a Solution by index space (exporter markets, importer markets, flows)
+_PER_X = ("price", "supply", "capacity")
+_PER_M = ("price_index", "demand", "reshored", "imports", "member")
+_PER_FLOW = ("tau", "quantity", "concern_flow")
 
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(s, name) for s in sols])
 
-    def per_flow(name: str) -> np.ndarray:
-        if all(isinstance(f, slice) for f in flows):
-            return cat(name)
-        first = getattr(sols[0], name)
-        out = np.empty(mk.n_flows, dtype=first.dtype)
-        for s, f in zip(sols, flows, strict=True):
-            out[f] = getattr(s, name)
-        return out
+class _Sink:
+    """A :class:`Solution`'s arrays for every draw, allocated once; the parts solved
+    side by side (draws, product ranges) write their rows in place."""
 
-    return _joined(sols, markets=mk, draws=1, per_flow=per_flow)
+    def __init__(self, mk: Markets, policy: Policy, nd: int) -> None:
+        self.mk, self.policy, self.nd = mk, policy, nd
+        self.sizes = {"x": len(mk.x0), "m": len(mk.v), "f": mk.n_flows}
+        self.arrays: dict[str, np.ndarray] = {}
+        for space, names in (("x", _PER_X), ("m", _PER_M), ("f", _PER_FLOW)):
+            for name in names:
+                dtype = bool if name in ("member", "concern_flow") else np.float64
+                self.arrays[name] = np.empty(nd * self.sizes[space], dtype=dtype)
+
+    def put(
+        self, sol: Solution, xs: slice, ms: slice, fs: slice | np.ndarray
+    ) -> tuple[int, float]:
+        """Write a one-draw solution into rows ``xs``, ``ms``, ``fs``; its
+        iterations and residual."""
+        for names, rows in ((_PER_X, xs), (_PER_M, ms), (_PER_FLOW, fs)):
+            for name in names:
+                self.arrays[name][rows] = getattr(sol, name)
+        return sol.iterations, sol.max_residual
+
+    def rows(self, d: int) -> tuple[slice, slice, slice]:
+        """Draw ``d``'s rows in the three index spaces."""
+        nx, nm, nf = self.sizes["x"], self.sizes["m"], self.sizes["f"]
+        return (
+            slice(d * nx, (d + 1) * nx),
+            slice(d * nm, (d + 1) * nm),
+            slice(d * nf, (d + 1) * nf),
+        )
+
+    def done(self, stats: list[tuple[int, float]]) -> Solution:
+        """The whole solution: the most iterations and the largest residual of
+        any part."""
+        return Solution(
+            markets=self.mk,
+            policy=self.policy,
+            draws=self.nd,
+            iterations=max(i for i, _ in stats),
+            max_residual=max(r for _, r in stats),
+            **self.arrays,
+        )
 
 
 def _solve(
@@ -545,15 +600,15 @@ def _solve(
     tol: float,
     max_iter: int,
     strict: bool,
-) -> Solution:
-    """:func:`solve` on validated inputs, all draws side by side."""
+) -> _Solved:
+    """:func:`solve` on validated inputs, all draws side by side: the prices."""
     nd = len(sig_d)
     args = (markets, policy, nd, sig_d, eta_d, eps_d, cap_d)
     full = _System.build(*args, tiled=nd == 1)
     lp = np.zeros(full.nx)  # log prices; the baseline is every price at 1
     iterations = 0
     if full.trivial:
-        return _solution(full, markets, policy, nd, lp, 0)
+        return _Solved(full, markets, nd, lp, 0)
     sys, where = full, np.arange(full.nx)  # the working system, its x in full
     done = np.zeros(sys.n_k, dtype=bool)
     accel = _Anderson(sys.kx, sys.n_k)
@@ -598,30 +653,38 @@ def _solve(
             f"{len(names)} product(s), e.g. {', '.join(names[:5])} (largest residual "
             f"{float(ev.rel.max(initial=0.0)):.3g} of a market)"
         )
-    return _solution(full, markets, policy, nd, lp, iterations)
+    return _Solved(full, markets, nd, lp, iterations)
 
 
-def _solution(
-    full: _System,
-    mk: Markets,
-    policy: Policy,
-    nd: int,
-    lp: np.ndarray,
-    iterations: int,
-) -> Solution:
-    """Every quantity at the final prices: at once for one draw, a draw at a time
-    otherwise (the flow arrays of one draw at a time)."""
-    if nd == 1:
-        return full.solution(mk, policy, 1, lp, iterations)
-    nx1 = len(mk.x0)
-    return _concat(
-        [
-            full.draw(mk, d).solution(
-                mk, policy, 1, lp[d * nx1 : (d + 1) * nx1], iterations
+@dataclass(frozen=True)
+class _Solved:
+    """Equilibrium log prices of a system (every draw of it side by side)."""
+
+    full: _System
+    markets: Markets
+    nd: int
+    lp: np.ndarray
+    iterations: int
+
+    def solution(self, policy: Policy) -> Solution:
+        """Every quantity at the final prices (one draw)."""
+        return self.full.solution(self.markets, policy, 1, self.lp, self.iterations)
+
+    def put_draws(self, sink: _Sink, first: int) -> tuple[int, float]:
+        """Every quantity at the final prices, a draw at a time (the flow arrays
+        of one draw at a time), written as draws ``first…`` of ``sink``."""
+        nx1 = len(self.markets.x0)
+        stats = []
+        for d in range(self.nd):
+            sol = self.full.draw(self.markets, d).solution(
+                self.markets,
+                sink.policy,
+                1,
+                self.lp[d * nx1 : (d + 1) * nx1],
+                self.iterations,
             )
-            for d in range(nd)
-        ]
-    )
+            stats.append(sink.put(sol, *sink.rows(first + d)))
+        return max(i for i, _ in stats), max(r for _, r in stats)
 
 
 _CHUNK_WORK = 2_000_000  # flows × draws solved side by side in one chunk
@@ -634,50 +697,6 @@ def _workers() -> int:
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
     return max(1, min(cpus, 4))
-
-
-def _concat(parts: list[Solution]) -> Solution:
-    """Solutions of consecutive shares of the draws as one (arrays are draw-major)."""
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(p, name) for p in parts])
-
-    draws = sum(p.draws for p in parts)
-    return _joined(parts, markets=parts[0].markets, draws=draws, per_flow=cat)
-
-
-def _joined(
-    parts: list[Solution],
-    *,
-    markets: Markets,
-    draws: int,
-    per_flow: Callable[[str], np.ndarray],
-) -> Solution:
-    """One solution from parts solved side by side: market arrays concatenated in
-    order, flow arrays by ``per_flow``; the most iterations and the largest
-    residual of any part."""
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(p, name) for p in parts])
-
-    return Solution(
-        markets=markets,
-        policy=parts[0].policy,
-        draws=draws,
-        price=cat("price"),
-        supply=cat("supply"),
-        capacity=cat("capacity"),
-        price_index=cat("price_index"),
-        demand=cat("demand"),
-        reshored=cat("reshored"),
-        imports=cat("imports"),
-        tau=per_flow("tau"),
-        quantity=per_flow("quantity"),
-        member=cat("member"),
-        concern_flow=per_flow("concern_flow"),
-        iterations=max(p.iterations for p in parts),
-        max_residual=max(p.max_residual for p in parts),
-    )
 
 
 def _one_blas_thread() -> AbstractContextManager[object]:
@@ -1343,6 +1362,39 @@ class _Blocks:
         return dx
 
 
+class _Segments:
+    """Sums over each product's exporter markets, and a product's value spread
+    back over them: ``reduceat`` / ``repeat`` over contiguous runs when the
+    markets are in product order (as the system builds them), ``bincount`` and a
+    gather otherwise."""
+
+    def __init__(self, kx: np.ndarray, n_k: int) -> None:
+        self.kx, self.n_k = kx, n_k
+        self.counts = np.bincount(kx, minlength=n_k)
+        self.runs = bool(
+            len(kx) and np.all(kx[1:] >= kx[:-1]) and np.all(self.counts > 0)
+        )
+        self.starts = np.cumsum(self.counts) - self.counts
+
+    def sum(self, w: np.ndarray) -> np.ndarray:
+        """Per product: the sum of ``w`` over its markets."""
+        if self.runs:
+            return np.add.reduceat(w, self.starts)
+        return np.bincount(self.kx, w, minlength=self.n_k)
+
+    def sum_rows(self, w: np.ndarray) -> np.ndarray:
+        """``(r, nx)`` → ``(n_k, r)``: :meth:`sum` of every row."""
+        if self.runs:
+            return np.add.reduceat(w, self.starts, axis=1).T
+        return np.stack([self.sum(row) for row in w], axis=1)
+
+    def spread(self, g: np.ndarray) -> np.ndarray:
+        """``(r, n_k)`` → ``(r, nx)``: each product's values on its markets."""
+        if self.runs:
+            return np.repeat(g, self.counts, axis=1)
+        return g[:, self.kx]
+
+
 class _Anderson:
     """Anderson acceleration of the diagonal-Newton map, one small least-squares
     problem per product market (Walker & Ni 2011, "Anderson acceleration for
@@ -1352,33 +1404,35 @@ class _Anderson:
     product takes ``x + f − (ΔX + ΔF) γ`` with γ minimising ``‖f − ΔF γ‖`` over
     its exporter markets. A product whose step grew restarts its history (caps
     are kinks the extrapolation must not jump across twice): its older columns
-    are masked out. The Gram matrices ΔFᵀΔF per product are kept and only the
-    newest column's products are summed each iteration.
+    are masked out. The columns sit in a ring of ``depth`` rows; per product the
+    Gram matrix ΔFᵀΔF and ΔFᵀf are kept, so an iteration sums one row of products
+    for the newest column (ΔFᵀ f follows from f = f_prev + Δf_newest) and one
+    for the newest column's ΔFᵀf.
     """
 
     def __init__(self, kx: np.ndarray, n_k: int, depth: int = 5) -> None:
         self.kx, self.n_k, self.depth = kx, n_k, depth
-        self.dxf: list[np.ndarray] = []  # ΔX + ΔF per column
-        self.df: list[np.ndarray] = []
-        self.stamp: list[int] = []  # the iteration that made each column
-        self.gram = np.zeros((n_k, 0, 0))
+        self.seg = _Segments(kx, n_k)
+        self.df = np.zeros((depth, len(kx)))  # ΔF per column (ring)
+        self.dxf = np.zeros((depth, len(kx)))  # ΔX + ΔF per column
+        self.stamp = np.full(depth, -1, dtype=np.int64)  # iteration of each column
+        self.gram = np.zeros((n_k, depth, depth))  # ΔFᵀΔF per product
+        self.rhs = np.zeros((n_k, depth))  # ΔFᵀ f (the last f) per product
         self.since = np.zeros(n_k, dtype=np.int64)  # a product's last restart
         self.it = 0
         self.prev: tuple[np.ndarray, np.ndarray] | None = None
         self.norm = np.full(n_k, np.inf)
-
-    def _sum(self, w: np.ndarray) -> np.ndarray:
-        return np.bincount(self.kx, w, minlength=self.n_k)
 
     def subset(
         self, keep_x: np.ndarray, keep_k: np.ndarray, kx: np.ndarray
     ) -> _Anderson:
         """The history of the kept products (masks over x and k), reindexed."""
         new = _Anderson(kx, int(keep_k.sum()), self.depth)
-        new.dxf = [d[keep_x] for d in self.dxf]
-        new.df = [d[keep_x] for d in self.df]
-        new.stamp = list(self.stamp)
+        new.df = self.df[:, keep_x]
+        new.dxf = self.dxf[:, keep_x]
+        new.stamp = self.stamp.copy()
         new.gram = self.gram[keep_k]
+        new.rhs = self.rhs[keep_k]
         new.since = self.since[keep_k]
         new.it = self.it
         if self.prev is not None:
@@ -1387,52 +1441,40 @@ class _Anderson:
         return new
 
     def next(self, x: np.ndarray, f: np.ndarray, active: np.ndarray) -> np.ndarray:
-        kx = self.kx
+        seg = self.seg
         self.it += 1
-        norm = self._sum(f * f)
+        norm = seg.sum(f * f)
         restart = norm > 4.0 * self.norm  # the step grew: drop the history
         self.norm = norm
         self.since[restart] = self.it
         if self.prev is not None:
             px, pf = self.prev
-            d_f = f - pf
-            self.df.append(d_f)
-            self.dxf.append((x - px) + d_f)
-            self.stamp.append(self.it)
-            n = len(self.df)
-            gram = np.zeros((self.n_k, n, n))
-            gram[:, : n - 1, : n - 1] = self.gram
-            for i in range(n):
-                g = self._sum(self.df[i] * d_f)
-                gram[:, i, n - 1] = gram[:, n - 1, i] = g
-            if n > self.depth:
-                self.df.pop(0)
-                self.dxf.pop(0)
-                self.stamp.pop(0)
-                gram = gram[:, 1:, 1:]
-            self.gram = gram
+            slot = (self.it - 2) % self.depth
+            d_f = np.subtract(f, pf, out=self.df[slot])
+            np.add(np.subtract(x, px, out=self.dxf[slot]), d_f, out=self.dxf[slot])
+            self.stamp[slot] = self.it
+            g = seg.sum_rows(self.df * d_f)  # (n_k, depth): Δf_i · Δf_new
+            self.gram[:, slot, :] = g
+            self.gram[:, :, slot] = g
+            self.rhs += g  # Δf_i · f = Δf_i · f_prev + Δf_i · Δf_new
+            self.rhs[:, slot] = seg.sum(d_f * f)
         self.prev = (x, f)
-        n = len(self.df)
-        if n == 0:
+        if self.it == 1:
             return x + f
         # a column made before a product's last restart is not in its history
-        valid = np.asarray(self.stamp)[None, :] > self.since[:, None]
+        valid = self.stamp[None, :] > self.since[:, None]
         gram = self.gram * (valid[:, :, None] & valid[:, None, :])
-        rhs = np.empty((self.n_k, n))
-        for i in range(n):
-            rhs[:, i] = self._sum(self.df[i] * f)
-        rhs *= valid
+        rhs = self.rhs * valid
         trace = np.trace(gram, axis1=1, axis2=2)
         reg = 1e-10 * trace + 1e-300
-        gram += reg[:, None, None] * np.eye(n)
+        gram += reg[:, None, None] * np.eye(self.depth)
         use = active & (trace > 0)
-        gamma = np.zeros((self.n_k, n))
+        gamma = np.zeros((self.n_k, self.depth))
         if use.any():
             gamma[use] = np.linalg.solve(gram[use], rhs[use][:, :, None])[:, :, 0]
-        out = x + f
-        for i in range(n):
-            out -= gamma[kx, i] * self.dxf[i]
-        return out
+        step = seg.spread(np.ascontiguousarray(gamma.T))
+        step *= self.dxf
+        return x + f - step.sum(axis=0)
 
 
 def _tile_index(idx: np.ndarray, size: int, n: int) -> np.ndarray:

@@ -617,22 +617,27 @@ def _solve(
         # model evaluation three sparse mat-vecs (cleared products stay put).
         fast = _Sparse(full, markets, policy, nd, sig_d)
         sys = fast.sys
+        lw = lp[where]  # the working set's log prices
         while iterations < min(max_iter, _DIAGONAL_ITER):
-            ev = fast.evaluate(lp[where])
-            done |= np.bincount(sys.kx, ev.rel > tol, minlength=sys.n_k) == 0
+            ev = fast.evaluate(lw)
+            done |= ~accel.seg.any(ev.rel > tol)
             if done.all():
                 break
             keep_prod = np.asarray(~done.reshape(nd, -1).all(axis=0), dtype=bool)
             if keep_prod.mean() < 0.75:  # the cleared products leave the working set
                 fast, keep_k, keep_x = fast.subset(keep_prod)
+                lp[where] = lw
                 sys, where, done = fast.sys, where[keep_x], done[keep_k]
+                lw = lw[keep_x]
                 accel = accel.subset(keep_x, keep_k, sys.kx)
                 ev = ev.subset(keep_x)
-            slope = ev.own_slope - np.where(ev.capped, 0.0, sys.eps_x)
+            slope = ev.own_slope - sys.eps_x * ~ev.capped
             step = np.clip(-ev.f / slope, -_MAX_STEP, _MAX_STEP)
-            step = np.where(sys.x_live & ~done[sys.kx] & np.isfinite(step), step, 0.0)
-            lp[where] = _clip_lp(accel.next(lp[where], step, ~done))
+            step[np.isnan(step)] = 0.0  # (clip has taken ±inf to the bounds)
+            step *= sys.x_live & ~done[sys.kx]
+            lw = _clip_lp(accel.next(lw, step, ~done))
             iterations += 1
+        lp[where] = lw
         # Phase 2: full Newton with each product's dense Jacobian and a line
         # search, for the products the cheap iteration has not cleared.
         if not done.all():
@@ -1179,6 +1184,10 @@ class _Sparse:
         self.k1 = (self.sig - eta) / (1.0 - self.sig)
         self.c1 = self.sig - eta
         self.all_live = bool(self.live.all())
+        # 1 / 0 per exporter market with / without a flow left: masks applied as
+        # products (np.where costs four multiplications on this path)
+        self.live_f = self.live.astype(np.float64)
+        self.dead_f = (~sys.x_live).astype(np.float64)
         mem = np.flatnonzero(sys.member_m[:nm1] | (sys.res_cap[:nm1] > 0))
         self.mem = mem
 
@@ -1200,9 +1209,10 @@ class _Sparse:
         if self.all_live:
             p = np.exp(lp2)
             xs = np.exp(lp2 * (1.0 - sig))
-        else:
-            p = np.where(self.live, np.exp(lp2), 0.0)
-            xs = np.where(self.live, np.exp(lp2 * (1.0 - sig)), 0.0)
+        else:  # a market without flows: p = 0, and no power of its price
+            lp2 = lp2 * self.live_f
+            p = np.exp(lp2) * self.live_f
+            xs = np.exp(lp2 * (1.0 - sig)) * self.live_f
         big_a = self._mul(self.big, xs)
         t1s = yt_scale = None
         if self.tgt is not None and self.kind != "ban":
@@ -1248,18 +1258,19 @@ class _Sparse:
         p = p.ravel()
         free = sys.x0 * np.exp(sys.eps_x * lp)
         capped = free >= sys.capacity
-        sup = np.where(capped, sys.capacity, free)
+        sup = np.minimum(free, sys.capacity)
         if self.all_live:
             demand = dem_val / p
             rel = np.abs(demand - sup) / sys.x0
             f = np.log(np.maximum(demand, 1e-300) / sup)
-        else:
-            live = sys.x_live
-            demand = np.where(p > 0, dem_val / p, 0.0)
-            sup = np.where(live, sup, 0.0)
-            rel = np.where(live, np.abs(demand - sup) / sys.x0, 0.0)
-            f = np.where(live, np.log(np.maximum(demand, 1e-300) / sup), 0.0)
-        own_slope = np.where(dem_val > 0, own / dem_val, 0.0) - sys.sig_x
+        else:  # a market without flows: demand 0, supply 0, rel 0, f = log 1 = 0
+            dead = self.dead_f
+            sup *= self.live_f.ravel()
+            demand = dem_val / (p + dead)
+            rel = np.abs(demand - sup) / sys.x0
+            f = np.log((np.maximum(demand, 1e-300) + dead) / (sup + dead))
+        # own / dem_val, 0 where no demand is left (own is 0 there too)
+        own_slope = own / (dem_val + (dem_val <= 0)) - sys.sig_x
         none = np.empty(0)
         return _Eval(p, f, rel, capped, own_slope, dem_val, none, none, none)
 
@@ -1375,6 +1386,12 @@ class _Segments:
             len(kx) and np.all(kx[1:] >= kx[:-1]) and np.all(self.counts > 0)
         )
         self.starts = np.cumsum(self.counts) - self.counts
+
+    def any(self, w: np.ndarray) -> np.ndarray:
+        """Per product: is ``w`` (bool) true on any of its markets."""
+        if self.runs:
+            return np.logical_or.reduceat(w, self.starts)
+        return np.bincount(self.kx, w, minlength=self.n_k) > 0
 
     def sum(self, w: np.ndarray) -> np.ndarray:
         """Per product: the sum of ``w`` over its markets."""

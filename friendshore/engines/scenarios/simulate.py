@@ -149,7 +149,7 @@ def simulate(
             raise ParameterError(f"{sc.source}: two scenarios are named {sc.name!r}")
         seen.add(sc.name)
     pinned = [_pin(store, sc, source, registry, industries) for sc in scenarios]
-    baselines: dict[tuple[Any, ...], tuple[Markets, pl.DataFrame]] = {}
+    baselines: dict[tuple[Any, ...], tuple[Markets, np.ndarray]] = {}
     parts = []
     for p in pinned:
         if p.batch not in baselines:
@@ -193,9 +193,10 @@ def _empty(by: By, level: Level) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def baseline(store: Store, p: Pinned) -> tuple[Markets, pl.DataFrame]:
+def baseline(store: Store, p: Pinned) -> tuple[Markets, np.ndarray]:
     """The world markets of a pinned scenario's products and year, and each
-    exporter's unit value (USD per tonne, where quantities are reported).
+    exporter market's unit value (USD per tonne; NaN where no tonnes are
+    reported).
 
     The store hands over coded rows (``queries/simulate_markets.sql``: hs key and
     country ids, no strings, no aggregation); labels are looked up for the few
@@ -231,26 +232,13 @@ def baseline(store: Store, p: Pinned) -> tuple[Markets, pl.DataFrame]:
         pos[imp],
         value,
     )
-    # unit value per exporter market over the rows that report tonnes
+    # unit value per exporter market over the rows that report tonnes (NaN: none)
     nx = len(markets.x0)
     vq = np.bincount(markets.flow_x, rows["value_q_usd"], minlength=nx)
     qt = np.bincount(markets.flow_x, rows["quantity_t"], minlength=nx)
-    ok = qt > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        unit = vq[ok] / qt[ok]
-    good = np.isfinite(unit) & (unit > 0)
-    x = np.flatnonzero(ok)[good]
-    units = pl.DataFrame(
-        {
-            "hs6": pl.Series(markets.products.tolist(), dtype=pl.String).gather(
-                markets.x_product[x]
-            ),
-            "exporter": pl.Series(markets.countries.tolist(), dtype=pl.String).gather(
-                markets.x_country[x]
-            ),
-            "unit_value": unit[good],
-        }
-    )
+        unit = vq / qt
+    units = np.where(np.isfinite(unit) & (unit > 0), unit, np.nan)
     return markets, units
 
 
@@ -399,30 +387,22 @@ def run(sc: Scenario, markets: Markets, registry: Registry, year: int) -> Soluti
 
 
 def importer_table(
-    sol: Solution, sc: Scenario, year: int, units: pl.DataFrame | None = None
+    sol: Solution, sc: Scenario, year: int, units: np.ndarray | None = None
 ) -> pl.DataFrame:
-    """One row per draw × coalition member × product (DESIGN.md result names)."""
+    """One row per draw × coalition member × product (DESIGN.md result names).
+
+    ``units``: USD per tonne per exporter market (:func:`baseline`; NaN: none).
+    The HHI counts named suppliers only: a residual area is not one supplier.
+    """
     eta = _per_draw(sol, sc, "demand")
-    flows = _flow_frame(sol, units)
-    named = pl.col("exporter").is_in(
-        [str(c) for c in sol.markets.countries if _is_country(str(c))]
-    )
-    per = (
-        flows.with_columns(named.alias("named"))
-        .group_by("draw", "product", "importer")
-        .agg(
-            pl.col("concern_value").sum(),
-            pl.col("scenario_concern_value").sum(),
-            (pl.col("value_usd") ** 2).filter(pl.col("named")).sum().alias("sq"),
-            (pl.col("paid") ** 2).filter(pl.col("named")).sum().alias("scenario_sq"),
-            _sum_or_null("import_t"),
-            _sum_or_null("scenario_import_t"),
+    named = np.array([_is_country(str(c)) for c in sol.markets.countries], dtype=bool)
+    t = sol.importers(members_only=True, named=named, unit_value=units)
+    if units is None:
+        t = t.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("import_t"),
+            pl.lit(None, dtype=pl.Float64).alias("scenario_import_t"),
         )
-    )
-    imp = sol.importers(members_only=True)
-    t = imp.join(per, on=["draw", "product", "importer"], how="left").join(
-        eta, on="draw"
-    )
+    t = t.join(eta, on="draw")
     v, sv = pl.col("import_value_usd"), pl.col("scenario_import_value_usd")
     big_p = pl.col("price_index")
     eta_c = pl.col("eta")
@@ -439,10 +419,12 @@ def importer_table(
         (100.0 * (pl.col("import_quantity_usd") / v - 1.0)).alias(
             "import_quantity_change_pct"
         ),
-        (pl.col("concern_value") / v).alias("concern_share"),
-        _ratio(pl.col("scenario_concern_value"), sv).alias("scenario_concern_share"),
-        (pl.col("sq") / v**2).alias("hhi"),
-        _ratio(pl.col("scenario_sq"), sv**2).alias("scenario_hhi"),
+        (pl.col("concern_value_usd") / v).alias("concern_share"),
+        _ratio(pl.col("scenario_concern_value_usd"), sv).alias(
+            "scenario_concern_share"
+        ),
+        (pl.col("sum_sq_usd") / v**2).alias("hhi"),
+        _ratio(pl.col("scenario_sum_sq_usd"), sv**2).alias("scenario_hhi"),
         cs.alias("consumer_surplus_change_usd"),
         (pl.col("reshored_quantity_usd") * big_p).alias("reshored_usd"),
         "quota_rent_usd",
@@ -452,17 +434,17 @@ def importer_table(
 
 
 def exporter_table(
-    sol: Solution, sc: Scenario, year: int, units: pl.DataFrame | None = None
+    sol: Solution, sc: Scenario, year: int, units: np.ndarray | None = None
 ) -> pl.DataFrame:
-    """One row per draw × exporter × product: what the policy does to suppliers."""
+    """One row per draw × exporter × product: what the policy does to suppliers.
+    ``units``: USD per tonne per exporter market (:func:`baseline`; NaN: none)."""
     eps = _per_draw(sol, sc, "supply")
-    ex = sol.exporters().join(eps, on="draw")
-    if units is not None:
-        ex = ex.join(
-            units.rename({"hs6": "product"}), on=["product", "exporter"], how="left"
-        )
-    else:
-        ex = ex.with_columns(pl.lit(None, dtype=pl.Float64).alias("unit_value"))
+    uv_col = (
+        pl.Series("unit_value", np.tile(units, sol.draws), nan_to_null=True)
+        if units is not None
+        else pl.lit(None, dtype=pl.Float64).alias("unit_value")
+    )
+    ex = sol.exporters().with_columns(uv_col).join(eps, on="draw")
     x0, p, x = (
         pl.col("export_value_usd"),
         pl.col("price"),
@@ -512,66 +494,6 @@ def _per_draw(sol: Solution, sc: Scenario, which: str) -> pl.DataFrame:
     values = np.full(sol.draws, getattr(sc, which)) if d is None else getattr(d, which)
     return pl.DataFrame(
         {"draw": np.arange(sol.draws, dtype=np.int32), name: values[: sol.draws]}
-    )
-
-
-def _flow_frame(sol: Solution, units: pl.DataFrame | None) -> pl.DataFrame:
-    """Per draw and flow into a coalition member: value at baseline and scenario
-    prices, tonnes (the other flows are cut before any frame is built)."""
-    fl = _member_flows(sol)
-    concern = sorted(sol.policy.concern)
-    paid = pl.col("tau").fill_nan(1.0)
-    paid = pl.when(paid.is_infinite()).then(1.0).otherwise(paid)
-    fl = fl.with_columns(
-        (paid * pl.col("price") * pl.col("quantity_usd")).alias("paid"),
-    ).with_columns(
-        pl.when(pl.col("exporter").is_in(concern))
-        .then(pl.col("value_usd"))
-        .otherwise(0.0)
-        .alias("concern_value"),
-        pl.when(pl.col("exporter").is_in(concern))
-        .then(pl.col("paid"))
-        .otherwise(0.0)
-        .alias("scenario_concern_value"),
-    )
-    if units is None:
-        return fl.with_columns(
-            pl.lit(None, dtype=pl.Float64).alias("import_t"),
-            pl.lit(None, dtype=pl.Float64).alias("scenario_import_t"),
-        )
-    fl = fl.join(
-        units.rename({"hs6": "product"}), on=["product", "exporter"], how="left"
-    )
-    return fl.with_columns(
-        (pl.col("value_usd") / pl.col("unit_value")).alias("import_t"),
-        (pl.col("quantity_usd") / pl.col("unit_value")).alias("scenario_import_t"),
-    )
-
-
-def _member_flows(sol: Solution) -> pl.DataFrame:
-    """:meth:`Solution.flows` restricted to flows into coalition members."""
-    mk = sol.markets
-    nf, nx, d = mk.n_flows, len(mk.x0), sol.draws
-    member_c = mk.country_mask(sol.policy.coalition)
-    keep = np.flatnonzero(member_c[mk.m_country[mk.flow_m]])  # same in every draw
-    rows = (keep[None, :] + (np.arange(d) * nf)[:, None]).ravel()
-    fx = mk.flow_x[keep]
-    xs = (fx[None, :] + (np.arange(d) * nx)[:, None]).ravel()
-
-    def label(names: np.ndarray, codes: np.ndarray) -> pl.Series:
-        return pl.Series(names.tolist(), dtype=pl.String).gather(np.tile(codes, d))
-
-    return pl.DataFrame(
-        {
-            "draw": np.repeat(np.arange(d, dtype=np.int32), len(keep)),
-            "product": label(mk.products, mk.x_product[fx]),
-            "exporter": label(mk.countries, mk.x_country[fx]),
-            "importer": label(mk.countries, mk.m_country[mk.flow_m[keep]]),
-            "value_usd": np.tile(mk.value[keep], d),
-            "tau": sol.tau[rows],
-            "quantity_usd": sol.quantity[rows],
-            "price": sol.price[xs],
-        }
     )
 
 

@@ -276,7 +276,13 @@ class Solution:
     iterations: int
     max_residual: float  # largest |Σ_m M − X| / X0 over exporter markets
 
-    def importers(self, *, members_only: bool = False) -> pl.DataFrame:
+    def importers(
+        self,
+        *,
+        members_only: bool = False,
+        named: np.ndarray | None = None,
+        unit_value: np.ndarray | None = None,
+    ) -> pl.DataFrame:
         """One row per (draw, product, importer): baseline and scenario figures.
 
         Columns: draw, product, importer, member, import_value_usd,
@@ -285,6 +291,10 @@ class Solution:
         sum_sq_usd, scenario_sum_sq_usd (Σ of squared supplier values, for HHI),
         quota_rent_usd. ``members_only``: the coalition members' rows only, summed
         over their flows only (draws × every flow is gigabytes for 200 draws).
+        ``named``: per country, does it count in the HHI sums (default: every
+        supplier). ``unit_value``: USD per tonne per exporter market (NaN:
+        unknown) adds import_t and scenario_import_t (null where no supplier of
+        the row has one).
         """
         mk = self.markets
         nm, nx, nf, d = len(mk.v), len(mk.x0), mk.n_flows, self.draws
@@ -302,7 +312,8 @@ class Solution:
         rows_f = (f_keep[None, :] + shift * nf).ravel()  # kept flows of every draw
         rows_m = (m_keep[None, :] + shift * nm).ravel()
         fm = (m_new[mk.flow_m[f_keep]][None, :] + shift * nk).ravel()
-        fx = (mk.flow_x[f_keep][None, :] + shift * nx).ravel()
+        fx1 = mk.flow_x[f_keep]
+        fx = (fx1[None, :] + shift * nx).ravel()
         p = self.price[fx]
         tau_f = self.tau[rows_f]
         q_f = self.quantity[rows_f]
@@ -311,28 +322,41 @@ class Solution:
         base = np.tile(mk.value[f_keep], d)
         conc = self.concern_flow[rows_f]
         size = nk * d
-        cv = np.bincount(fm, np.where(conc, base, 0.0), minlength=size)
-        scv = np.bincount(fm, np.where(conc, paid, 0.0), minlength=size)
-        rent = np.bincount(fm, (tau - 1.0) * p * q_f, minlength=size)
-        return pl.DataFrame(
-            {
-                "draw": np.repeat(np.arange(d, dtype=np.int32), nk),
-                "product": _label(mk.products, mk.m_product[m_keep], d),
-                "importer": _label(mk.countries, mk.m_country[m_keep], d),
-                "member": self.member[rows_m],
-                "import_value_usd": np.tile(mk.v[m_keep], d),
-                "scenario_import_value_usd": np.bincount(fm, paid, minlength=size),
-                "price_index": self.price_index[rows_m],
-                "import_quantity_usd": self.imports[rows_m],
-                "reshored_quantity_usd": self.reshored[rows_m],
-                "concern_value_usd": cv,
-                "scenario_concern_value_usd": scv,
-                "sum_sq_usd": np.bincount(fm, base * base, minlength=size),
-                "scenario_sum_sq_usd": np.bincount(fm, paid * paid, minlength=size),
-                "quota_rent_usd": rent,
-            },
-            nan_to_null=False,
+
+        def total(w: np.ndarray) -> np.ndarray:
+            return np.bincount(fm, w, minlength=size)
+
+        counted = (
+            np.ones(len(fm), dtype=bool)
+            if named is None
+            else np.tile(named[mk.x_country[fx1]], d)
         )
+        cols: dict[str, Any] = {
+            "draw": np.repeat(np.arange(d, dtype=np.int32), nk),
+            "product": _label(mk.products, mk.m_product[m_keep], d),
+            "importer": _label(mk.countries, mk.m_country[m_keep], d),
+            "member": self.member[rows_m],
+            "import_value_usd": np.tile(mk.v[m_keep], d),
+            "scenario_import_value_usd": total(paid),
+            "price_index": self.price_index[rows_m],
+            "import_quantity_usd": self.imports[rows_m],
+            "reshored_quantity_usd": self.reshored[rows_m],
+            "concern_value_usd": total(base * conc),
+            "scenario_concern_value_usd": total(paid * conc),
+            "sum_sq_usd": total(base * base * counted),
+            "scenario_sum_sq_usd": total(paid * paid * counted),
+            "quota_rent_usd": total((tau - 1.0) * p * q_f),
+        }
+        if unit_value is not None:
+            unit = np.tile(unit_value[fx1], d)
+            known = np.isfinite(unit)
+            has = total(known) > 0
+            safe = np.where(known, unit, 1.0)
+            for name, usd in (("import_t", base), ("scenario_import_t", q_f)):
+                cols[name] = pl.Series(
+                    name, np.where(has, total(np.where(known, usd / safe, 0.0)), np.nan)
+                ).fill_nan(None)
+        return pl.DataFrame(cols, nan_to_null=False)
 
     def exporters(self) -> pl.DataFrame:
         """One row per (draw, product, exporter): draw, product, exporter,

@@ -254,7 +254,7 @@ def _coded_rows(rows: pl.DataFrame) -> dict[str, np.ndarray]:
     tonnes = rows["quantity_t"].to_numpy()[order]
     cols = {
         "value_usd": value,
-        "value_q_usd": np.where(tonnes > 0, value, 0.0),
+        "value_q_usd": value * (tonnes > 0),
         "quantity_t": tonnes,
     }
     if len(key) and not np.all(key[1:] != key[:-1]):

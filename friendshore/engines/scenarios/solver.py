@@ -223,9 +223,23 @@ class Markets:
         val = np.asarray(value, dtype=np.float64)
         nc = max(len(countries), 1)
         xkey, flow_x = _dense_ids(k * nc + e, len(products) * nc)
-        mkey, flow_m = _dense_ids(k * nc + i, len(products) * nc)
+        mkey_f = k * nc + i
+        if len(mkey_f) and np.all(mkey_f[1:] >= mkey_f[:-1]):
+            # flows by (product, importer), as the store's baseline sorts them:
+            # the importer markets are runs (sequential passes, no scatter)
+            new_m = np.empty(len(mkey_f), dtype=bool)
+            new_m[0] = True
+            np.not_equal(mkey_f[1:], mkey_f[:-1], out=new_m[1:])
+            starts = np.flatnonzero(new_m)
+            mkey = mkey_f[starts]
+            flow_m = np.cumsum(new_m, dtype=np.int64) - 1
+            v = np.add.reduceat(val, starts)
+            v_f = np.repeat(v, np.diff(np.append(starts, len(val))))
+        else:
+            mkey, flow_m = _dense_ids(mkey_f, len(products) * nc)
+            v = np.bincount(flow_m, val, minlength=len(mkey))
+            v_f = v[flow_m]
         x0 = np.bincount(flow_x, val, minlength=len(xkey))
-        v = np.bincount(flow_m, val, minlength=len(mkey))
         return cls(
             products=products,
             countries=countries,
@@ -238,7 +252,7 @@ class Markets:
             m_country=mkey % nc,
             x0=x0,
             v=v,
-            theta=val / v[flow_m] if len(val) else val,
+            theta=val / v_f if len(val) else val,
         )
 
     @property

@@ -375,7 +375,7 @@ def test_big_one_draw_solves_split_by_products_on_threads_as_one(monkeypatch, sh
     assert split.max_residual < 1e-9
 
 
-@pytest.mark.parametrize("policy", ["ban", "cap"])
+@pytest.mark.parametrize("policy", ["ban", "cap", "tariff"])
 def test_draws_solved_in_chunks_on_threads_equal_one_stack(monkeypatch, policy):
     # Above _CHUNK_WORK flow-draws, the draws are solved in chunks on threads and
     # written into one result; forced here on a small world, against the same draws
@@ -391,7 +391,7 @@ def test_draws_solved_in_chunks_on_threads_equal_one_stack(monkeypatch, policy):
         supply=rng.uniform(0.5, 3.0, nd),
         capacity_scale=rng.uniform(0.2, 1.0, nd),
     )
-    kw = {"max_concern_share": 0.2} if policy == "cap" else {}
+    kw = {"cap": {"max_concern_share": 0.2}, "tariff": {"tariff": 0.3}}.get(policy, {})
     pol = _policy(policy, coalition=frozenset({"USA", "JPN"}), reshoring=0.05, **kw)
     whole = solve(mk, pol, draws=draws)
     monkeypatch.setattr(solver, "_CHUNK_WORK", mk.n_flows * 2)

@@ -869,15 +869,30 @@ class _System:
         fx = _tile_index(mk.flow_x, nx1, nf)
         fm = _tile_index(mk.flow_m, nm1, nf)
         theta = np.tile(mk.theta, nf)
-        concern_f = np.tile(concern_c[mk.x_country[mk.flow_x]], nf)
+        concern_f = np.tile(concern_c[mk.x_country][mk.flow_x], nf)
         target = concern_f & member_m[fm]
         tau = np.ones(len(fx))
+        # w = θ (τ p)^(1−σ) = a · p^(1−σ); p_e M[e,m] = Q P^σ · w · b with b = 1/τ
+        # (0 where banned); τ ≠ 1 on the policy's flows only, so the powers are
+        # taken there alone
+        a = theta.copy()
+        b = np.ones(len(fx))
+        x_live = np.ones(nx1 * nf, dtype=bool)
         if policy.kind == "ban":
             tau[target] = np.inf
+            a[target] = 0.0
+            b[target] = 0.0
+            # an exporter market is dead when the ban takes every flow it has
+            # (only the concern's markets can be)
+            cfx = fx[concern_f]
+            has = np.bincount(cfx, minlength=nx1 * nf) > 0
+            left = np.bincount(cfx, ~target[concern_f], minlength=nx1 * nf) > 0
+            x_live = ~has | left
         elif policy.kind == "tariff":
-            tau[target] = 1.0 + policy.tariff
-        live = np.isfinite(tau)
-        tau_l = np.where(live, tau, 1.0)
+            t = np.flatnonzero(target)
+            tau[t] = 1.0 + policy.tariff
+            a[t] *= tau[t] ** (1.0 - sig_m[fm[t]])
+            b[t] = 1.0 / tau[t]
         kx = np.tile(mk.x_product, nd) + xdraw * len(mk.products)
         cap = policy.kind == "cap"
         return cls(
@@ -885,10 +900,7 @@ class _System:
             capacity=x0 * (1.0 + np.tile(expansion_c[mk.x_country], nd) * cap_d[xdraw]),
             sig_x=sig_d[xdraw],
             eps_x=eps_d[xdraw],
-            x_live=np.tile(
-                np.bincount(fx, live.astype(np.float64), minlength=nx1 * nf) > 0,
-                nd // nf,
-            ),
+            x_live=np.tile(x_live, nd // nf),
             kx=kx,
             kx_global=kx,
             v=v,
@@ -899,9 +911,8 @@ class _System:
             km=np.tile(mk.m_product, nd) + mdraw * len(mk.products),
             fx=fx,
             fm=fm,
-            # w = θ (τ p)^(1−σ) = a · p^(1−σ); p_e M[e,m] = Q P^σ · w / τ
-            a=np.where(live, theta * tau_l ** (1.0 - sig_m[fm]), 0.0),
-            b=np.where(live, 1.0 / tau_l, 0.0),
+            a=a,
+            b=b,
             tau=tau,
             target=target,
             concern_f=concern_f,
@@ -920,8 +931,12 @@ class _System:
         nx1, nm1 = len(mk.x0), len(mk.v)
         xs, ms = slice(d * nx1, (d + 1) * nx1), slice(d * nm1, (d + 1) * nm1)
         sig = float(self.sig_x[d * nx1]) if nx1 else 2.0
-        live = np.isfinite(self.tau)
-        tau_l = np.where(live, self.tau, 1.0)
+        # a = θ τ^(1−σ): the draw's σ matters only where 1 < τ < ∞ (a tariff)
+        a = self.a
+        t = np.flatnonzero(np.isfinite(self.tau) & (self.tau != 1.0))
+        if len(t):
+            a = a.copy()
+            a[t] = mk.theta[t] * self.tau[t] ** (1.0 - sig)
         return replace(
             self,
             x0=self.x0[xs],
@@ -937,7 +952,7 @@ class _System:
             member_m=self.member_m[ms],
             res_cap=self.res_cap[ms],
             km=mk.m_product,
-            a=np.where(live, mk.theta * tau_l ** (1.0 - sig), 0.0),
+            a=a,
             n_k=len(mk.products),
         )
 
@@ -1122,11 +1137,12 @@ class _Sparse:
             order = np.argsort(fm, kind="stable")
             fm, fx, theta, target = fm[order], fx[order], theta[order], target[order]
 
-        def matrix(keep: np.ndarray | None, data: np.ndarray) -> tuple[Any, Any]:
-            rows, cols = (fm, fx) if keep is None else (fm[keep], fx[keep])
-            d = data if keep is None else data[keep]
-            # one index dtype for both arrays, or scipy converts (copies) them
-            ix = np.int32 if len(rows) < 2**31 - 1 else np.int64
+        # one index dtype for both arrays, or scipy converts (copies) them
+        ix = np.int32 if len(fm) < 2**31 - 1 else np.int64
+
+        def matrix(
+            rows: np.ndarray, cols: np.ndarray, d: np.ndarray
+        ) -> tuple[Any, Any]:
             ptr = np.zeros(nm1 + 1, dtype=ix)
             np.cumsum(np.bincount(rows, minlength=nm1), out=ptr[1:])
             idx = cols.astype(ix)
@@ -1135,11 +1151,13 @@ class _Sparse:
             return a, a2
 
         any_t = bool(target.any())
-        self.big, self.big2 = matrix(~target if any_t else None, theta)
+        # the policy's flows stay in Θ as explicit zeros (cutting them out copied
+        # every flow array) and sit in a second, small matrix
+        self.big, self.big2 = matrix(fm, fx, theta * ~target if any_t else theta)
         self.tgt: Any = None  # the flows the policy touches (None: no such flow)
         self.tgt2: Any = None
         if any_t:
-            self.tgt, self.tgt2 = matrix(target, theta)
+            self.tgt, self.tgt2 = matrix(fm[target], fx[target], theta[target])
         self.kind = policy.kind
         self.tariff = 1.0 + policy.tariff
         self.live = full.x_live.reshape(nd, nx1)

@@ -530,7 +530,11 @@ def industry_exposure(
     revisions = sorted(
         {r for v in products["hs_revision"].unique().to_list() for r in v.split("+")}
     ) or ["HS2017"]
-    codes = industry_codes(industries, industry, revisions, include_broader=broader)
+    if sel.codes is not None and set(revisions) <= set(sel.codes["hs_revision"]):
+        # The selection already holds these codes (in these revisions and more).
+        codes = sel.codes.filter(pl.col("hs_revision").is_in(revisions))
+    else:
+        codes = industry_codes(industries, industry, revisions, include_broader=broader)
     out = rollup_industries(products, codes)
     if broader:
         return out.with_columns(pl.lit(None, dtype=pl.String).alias("left_out_hs6"))

@@ -130,6 +130,7 @@ def _split_materials(text: str) -> list[str]:
     return [m.strip() for m in text.split(",") if m.strip()]
 
 
+@cache
 def _is_waste(hs2022: str) -> bool:
     """HS2022 waste and scrap (incl. heading 8549): never makes a code broader."""
     if hs2022.startswith("8549"):
@@ -164,6 +165,14 @@ class IndustryMap:
             if c.relationship != "n:n" or c.conversion:
                 self._down[(c.revision, c.hs2022)].add(c.hs6)
             self._up[(c.revision, c.hs6)].append(c)
+        # industry → the HS2022 codes it lists (the scope rule asks per code).
+        self._listed: dict[str, set[str]] = defaultdict(set)
+        for i in self.inputs:
+            self._listed[i.industry].add(i.hs6)
+        # (industry, revision, detail) → product rows without ``description``:
+        # one industry query asks for the same revision's rows up to four times
+        # (selection, roll-up, left-out column, stderr note). The map is immutable.
+        self._row_cache: dict[tuple[str | None, str, bool], list[dict[str, Any]]] = {}
 
     # -- names ------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -213,7 +222,7 @@ class IndustryMap:
         """HS2022 codes ``code`` mainly holds that ``industry`` does not list."""
         if revision == AUTHORED:
             return []
-        listed = {i.hs6 for i in self.inputs if i.industry == industry}
+        listed = self._listed[industry]
         return sorted(
             r.hs2022
             for r in self._up.get((revision, code), ())
@@ -252,9 +261,11 @@ class IndustryMap:
         hs_revision, material, scope_note``."""
         import polars as pl
 
-        df = self._products(industry, hs_revision, detail=True)
-        return df.filter(pl.col("scope") == "broader").select(
-            "industry", "hs6", "hs_revision", "material", "scope_note"
+        rows = self.product_rows(industry, hs_revision, detail=True, describe=False)
+        return (
+            rows.to_polars()
+            .filter(pl.col("scope") == "broader")
+            .select("industry", "hs6", "hs_revision", "material", "scope_note")
         )
 
     def _products(
@@ -263,13 +274,40 @@ class IndustryMap:
         return self.product_rows(industry, hs_revision, detail=detail).to_polars()
 
     def product_rows(
-        self, industry: str | None, hs_revision: str, *, detail: bool = False
+        self,
+        industry: str | None,
+        hs_revision: str,
+        *,
+        detail: bool = False,
+        describe: bool = True,
     ) -> Rows:
         """Every input row, broader ones too (``scope``), as plain :class:`Rows`:
-        what :meth:`products` filters, without Polars."""
+        what :meth:`products` filters, without Polars. ``describe=False`` leaves
+        the ``description`` column of ``detail`` out (it reads a nomenclature)."""
         _check_revision(hs_revision)
         if industry is not None:
             self.industry(industry)
+        key = (industry, hs_revision, detail)
+        rows = self._row_cache.get(key)
+        if rows is None:
+            rows = self._row_cache[key] = self._product_dicts(
+                industry, hs_revision, detail=detail
+            )
+        schema = dict(PRODUCT_SCHEMA)
+        if detail:
+            schema |= {"authored_hs6": "str", "relation": "str", "scope_note": "str"}
+            if describe:
+                schema["description"] = "str"
+                rows = [
+                    r | {"description": hs_description(r["hs6"], hs_revision)}
+                    for r in rows
+                ]
+        return _columns(rows, schema)
+
+    def _product_dicts(
+        self, industry: str | None, hs_revision: str, *, detail: bool
+    ) -> list[dict[str, Any]]:
+        """The rows of :meth:`product_rows` (no ``description``), computed."""
         groups: dict[tuple[str, str], list[Input]] = defaultdict(list)
         for item in self.inputs:
             if industry is not None and item.industry != industry:
@@ -308,17 +346,8 @@ class IndustryMap:
                 row["authored_hs6"] = ", ".join(authored)
                 row["relation"] = self._relation(items, code, hs_revision)
                 row["scope_note"] = "; ".join(notes) or None
-                row["description"] = hs_description(code, hs_revision)
             rows.append(row)
-        schema = dict(PRODUCT_SCHEMA)
-        if detail:
-            schema |= {
-                "authored_hs6": "str",
-                "relation": "str",
-                "scope_note": "str",
-                "description": "str",
-            }
-        return _columns(rows, schema)
+        return rows
 
     def _relation(self, items: list[Input], code: str, revision: str) -> str:
         """How the authored codes behind a row relate to ``code``."""
@@ -472,10 +501,15 @@ def hs_nomenclature(revision: str) -> dict[str, str]:
     path: Path = data_path("hs", folder, "harmonized-system.csv")
     out: dict[str, str] = {}
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        for row in csv.DictReader(fh):
-            code = (row.get("hscode") or "").strip()
-            if row.get("level") == "6" and len(code) == 6 and code.isdigit():
-                out[code] = row["description"]
+        reader = csv.reader(fh)  # by position: half the time of a DictReader
+        header = next(reader)
+        at = {name: header.index(name) for name in ("hscode", "description", "level")}
+        width = max(at.values())
+        for row in reader:
+            if len(row) > width and row[at["level"]] == "6":
+                code = row[at["hscode"]].strip()
+                if len(code) == 6 and code.isdigit():
+                    out[code] = row[at["description"]]
     return out
 
 

@@ -20,7 +20,8 @@ from friendshore.reference import industries
 from friendshore.reference.industries import load_industries
 from friendshore.reference.registry import load_registry
 
-HEAVY = ("polars", "duckdb", "pyarrow", "altair", "numpy", "vl_convert")
+# pydantic: Typer coerces options through it unless friendshore.cli.app does (issue 17).
+HEAVY = ("polars", "duckdb", "pyarrow", "altair", "numpy", "vl_convert", "pydantic")
 
 _PROBE = """
 import json, sys

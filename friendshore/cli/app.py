@@ -7,12 +7,14 @@ bad input (``InputError``: files, names, parameters).
 from __future__ import annotations
 
 import os
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 import typer
 import typer.core
@@ -77,6 +79,142 @@ def _flag_type(display: Any) -> Any:
 typer.core.TyperOption.display_type_rich = _flag_type(  # type: ignore[method-assign]
     typer.core.TyperOption.display_type_rich
 )
+
+
+# -- option values without pydantic ----------------------------------------------------
+# Typer (0.29) coerces every option value through a pydantic TypeAdapter built on first
+# use: importing pydantic and building the adapters of the `exposure` command's 22
+# options took ~0.1 s of a 0.5 s query (issue 17). Typer has no public hook; this is the
+# one private one (`_TyperParameter.get_runtime_param`). The plain types the CLI uses
+# (str, bool, int and float with min/max, Enum choices, Path, lists of those) are coerced
+# here, and only values whose result is certain: a plain string of ASCII digits for an
+# int, the value's own type, a choice Typer's own `coerce_cli_choice` accepts. Anything
+# else (another type, clamp, a parser, a value these rules do not plainly accept, and
+# so every error) goes to Typer's own coercion, so results and error messages are
+# Typer's. tests/test_cli_coercion.py compares both paths on every option type the CLI
+# uses; a Typer without this hook keeps its own coercion.
+try:
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+    from typer._param_types import coerce_cli_choice, coerce_cli_path
+except ImportError:  # pragma: no cover - another Typer: its own coercion throughout
+    RuntimeParam = None  # type: ignore[assignment,misc]
+
+_INT = re.compile(r"[+-]?[0-9]{1,18}")
+_FLOAT = re.compile(
+    r"[+-]?(?:[0-9]{1,18}\.?[0-9]{0,18}|\.[0-9]{1,18})(?:[eE][+-]?[0-9]{1,2})?"
+)
+
+Coerce = Callable[[Any, Any, Any], Any]  # (value, ctx, param) -> value
+
+
+class _Unsure(Exception):
+    """The plain rules do not settle this value: Typer's coercion decides."""
+
+
+def _plain_leaf(annotation: Any, info: Any) -> Coerce | None:
+    """How to coerce one value of ``annotation`` without pydantic, or None."""
+    if info.parser is not None:
+        return None
+    if annotation in (str, bool):  # a flag's value: already a bool, or Typer's
+
+        def same(value: Any, ctx: Any, param: Any) -> Any:
+            if type(value) is annotation:
+                return value
+            raise _Unsure
+
+        return same
+    if annotation in (int, float) and not info.clamp:
+        pattern = _INT if annotation is int else _FLOAT
+        low, high = info.min, info.max
+
+        def number(value: Any, ctx: Any, param: Any) -> Any:
+            if type(value) is str and pattern.fullmatch(value):
+                value = annotation(value)
+            elif type(value) is not annotation:
+                raise _Unsure
+            if value != value or (low is not None and value < low):
+                raise _Unsure
+            if high is not None and value > high:
+                raise _Unsure
+            return value
+
+        return number
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        choices = tuple(annotation)
+
+        def choice(value: Any, ctx: Any, param: Any) -> Any:
+            return coerce_cli_choice(
+                value, choices=choices, case_sensitive=info.case_sensitive, ctx=ctx
+            )
+
+        return choice
+    if annotation is Path and info.path_type is None:
+
+        def path(value: Any, ctx: Any, param: Any) -> Any:
+            if type(value) is str:
+                value = Path(value)
+            elif not isinstance(value, Path):
+                raise _Unsure
+            return coerce_cli_path(value, info, path_type=Path, param=param, ctx=ctx)
+
+        return path
+    return None
+
+
+def _plain_coercion(descriptor: Any) -> Coerce | None:
+    """The coercion of a plain option type (a leaf or a list of one), or None."""
+    annotation, info = descriptor.annotation, descriptor.parameter_info
+    if descriptor.file_annotation is not None:
+        return None
+    if get_origin(annotation) is list:
+        args = get_args(annotation)
+        leaf = _plain_leaf(args[0], info) if len(args) == 1 else None
+        if leaf is None:
+            return None
+        one = leaf
+
+        def many(value: Any, ctx: Any, param: Any) -> Any:
+            items = value if isinstance(value, (list, tuple)) else [value]
+            return [one(item, ctx, param) for item in items]
+
+        return many
+    return _plain_leaf(annotation, info)
+
+
+if RuntimeParam is not None:
+
+    @dataclass(frozen=True)
+    class _PlainParam(RuntimeParam):
+        """A plain option's coercion; Typer's own for whatever it is unsure of."""
+
+        descriptor: TypeDescriptor
+        plain: Coerce
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            try:
+                return self.plain(value, ctx, param)
+            except (_Unsure, ValueError, TypeError, BadParameter):
+                typer_own = build_runtime_param(self.descriptor)
+                return typer_own._coerce_value(value, param=param, ctx=ctx)
+
+    def _runtime_param(self: Any) -> Any:
+        if self._runtime_param is None:
+            descriptor = self.type_descriptor
+            plain = _plain_coercion(descriptor)
+            self._runtime_param = (
+                build_runtime_param(descriptor)
+                if plain is None
+                else _PlainParam(
+                    parameter_info=descriptor.parameter_info,
+                    annotation=descriptor.annotation,
+                    descriptor=descriptor,
+                    plain=plain,
+                )
+            )
+        return self._runtime_param
+
+    typer.core._TyperParameter.get_runtime_param = _runtime_param  # type: ignore[method-assign]
 
 
 def _version(value: bool) -> None:

@@ -303,3 +303,63 @@ def test_commodity_names_match_loaded_usgs_tables(tmp_path: Path, imap) -> None:
         }
     # every mapped commodity has a bundled USGS table (silicon since issue 14)
     assert set(imap.commodities()["commodity"]) - loaded == set()
+
+
+# -- the map's work is done once per query (issue 17) ----------------------------------
+def test_nomenclature_reader_matches_the_csv_module() -> None:
+    from friendshore.reference.industries import hs_nomenclature
+
+    for revision, folder in (("HS2017", "hs2017"), ("HS2022", "hs2022")):
+        path = DATA / "hs" / folder / "harmonized-system.csv"
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            want = {
+                r["hscode"]: r["description"]
+                for r in csv.DictReader(fh)
+                if r["level"] == "6" and len(r["hscode"]) == 6 and r["hscode"].isdigit()
+            }
+        assert hs_nomenclature(revision) == want
+        assert len(want) > 5000
+
+
+def test_product_rows_are_not_shared_with_the_caller(imap) -> None:  # type: ignore[no-untyped-def]
+    first = imap.product_rows(None, "HS2017", detail=True)
+    kept = list(first.data["hs6"])
+    first.data["hs6"][0] = "XXXXXX"
+    first.data["scope"].clear()
+    again = imap.product_rows(None, "HS2017", detail=True)
+    assert again.data["hs6"] == kept
+    assert len(again.data["scope"]) == len(kept)
+    assert again.data["description"][kept.index("854140")].startswith("Electrical")
+
+
+def test_an_industry_query_works_out_each_code_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One `exposure --level industry` asked the map for the same revision's rows up to
+    # four times (selection, roll-up, left-out column, stderr note): 1,696 scope-rule
+    # evaluations for ~250 (industry, code, revision) triples.
+    from friendshore.engines.exposure import industry_exposure, left_out_of
+    from friendshore.reference import industries as mod
+    from friendshore.store import Store
+
+    from .test_exposure import insert_flows
+
+    evaluated: Counter[tuple[str, str, str]] = Counter()
+    rule = mod.IndustryMap._also_holds
+
+    def counted(self, industry: str, code: str, revision: str) -> list[str]:  # type: ignore[no-untyped-def]
+        evaluated[(industry, code, revision)] += 1
+        return rule(self, industry, code, revision)
+
+    monkeypatch.setattr(mod.IndustryMap, "_also_holds", counted)
+    mod.load_industries.cache_clear()  # a map with nothing worked out yet
+    try:
+        with Store(tmp_path / "s.duckdb") as store:
+            insert_flows(store, [(2022, "CHN", "USA", "850760", 600.0)])
+            df = industry_exposure(store, importer="USA", year=2022)
+        assert "batteries" in df["industry"].to_list()
+        assert left_out_of(df, None)
+    finally:
+        mod.load_industries.cache_clear()
+    assert evaluated
+    assert max(evaluated.values()) == 1

@@ -139,6 +139,15 @@ def _is_waste(hs2022: str) -> bool:
     return text.rsplit(";", 1)[-1].strip() == "waste and scrap"
 
 
+@dataclass(frozen=True)
+class _Grouped:
+    """One product row of a revision, the authored inputs behind it and its notes."""
+
+    row: dict[str, str | None]
+    items: list[Input]
+    notes: list[str]
+
+
 class IndustryMap:
     """Industries, their HS6 inputs, upstream links and the HS correlation."""
 
@@ -169,10 +178,13 @@ class IndustryMap:
         self._listed: dict[str, set[str]] = defaultdict(set)
         for i in self.inputs:
             self._listed[i.industry].add(i.hs6)
-        # (industry, revision, detail) → product rows without ``description``:
-        # one industry query asks for the same revision's rows up to four times
-        # (selection, roll-up, left-out column, stderr note). The map is immutable.
-        self._row_cache: dict[tuple[str | None, str, bool], list[dict[str, Any]]] = {}
+        # (industry, revision) → product rows (each with the inputs behind it and
+        # its scope notes), and the same rows with the detail columns but not the
+        # description: one industry query asks for a revision's rows up to four
+        # times (selection, roll-up, left-out column, stderr note). The map is
+        # immutable, so they are worked out once.
+        self._row_cache: dict[tuple[str | None, str], list[_Grouped]] = {}
+        self._detail_cache: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
 
     # -- names ------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -287,34 +299,43 @@ class IndustryMap:
         _check_revision(hs_revision)
         if industry is not None:
             self.industry(industry)
-        key = (industry, hs_revision, detail)
-        rows = self._row_cache.get(key)
-        if rows is None:
-            rows = self._row_cache[key] = self._product_dicts(
-                industry, hs_revision, detail=detail
-            )
         schema = dict(PRODUCT_SCHEMA)
-        if detail:
-            schema |= {"authored_hs6": "str", "relation": "str", "scope_note": "str"}
-            if describe:
-                schema["description"] = "str"
-                rows = [
-                    r | {"description": hs_description(r["hs6"], hs_revision)}
-                    for r in rows
-                ]
+        if not detail:
+            rows = [g.row for g in self._grouped(industry, hs_revision)]
+            return _columns(rows, schema)
+        key = (industry, hs_revision)
+        rows = self._detail_cache.get(key)
+        if rows is None:
+            rows = self._detail_cache[key] = [
+                g.row
+                | {
+                    "authored_hs6": ", ".join(sorted({i.hs6 for i in g.items})),
+                    "relation": self._relation(g.items, g.row["hs6"], hs_revision),
+                    "scope_note": "; ".join(g.notes) or None,
+                }
+                for g in self._grouped(industry, hs_revision)
+            ]
+        schema |= {"authored_hs6": "str", "relation": "str", "scope_note": "str"}
+        if describe:
+            schema["description"] = "str"
+            rows = [
+                r | {"description": hs_description(r["hs6"], hs_revision)} for r in rows
+            ]
         return _columns(rows, schema)
 
-    def _product_dicts(
-        self, industry: str | None, hs_revision: str, *, detail: bool
-    ) -> list[dict[str, Any]]:
-        """The rows of :meth:`product_rows` (no ``description``), computed."""
+    def _grouped(self, industry: str | None, hs_revision: str) -> list[_Grouped]:
+        """The rows of :meth:`product_rows` with their inputs and notes (cached)."""
+        key = (industry, hs_revision)
+        cached = self._row_cache.get(key)
+        if cached is not None:
+            return cached
         groups: dict[tuple[str, str], list[Input]] = defaultdict(list)
         for item in self.inputs:
             if industry is not None and item.industry != industry:
                 continue
             for code in self.convert(item.hs6, item.hs_revision, hs_revision):
                 groups[(item.industry, code)].append(item)
-        rows = []
+        out = []
         for (ind, code), items in sorted(groups.items()):
             materials = sorted({m for i in items for m in _split_materials(i.material)})
             stage = min((i.stage for i in items), key=STAGES.index)
@@ -341,13 +362,9 @@ class IndustryMap:
                 "source": "; ".join(sources),
                 "scope": scope,
             }
-            if detail:
-                authored = sorted({i.hs6 for i in items})
-                row["authored_hs6"] = ", ".join(authored)
-                row["relation"] = self._relation(items, code, hs_revision)
-                row["scope_note"] = "; ".join(notes) or None
-            rows.append(row)
-        return rows
+            out.append(_Grouped(row, items, notes))
+        self._row_cache[key] = out
+        return out
 
     def _relation(self, items: list[Input], code: str, revision: str) -> str:
         """How the authored codes behind a row relate to ``code``."""

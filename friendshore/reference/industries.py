@@ -143,7 +143,7 @@ def _is_waste(hs2022: str) -> bool:
 class _Grouped:
     """One product row of a revision, the authored inputs behind it and its notes."""
 
-    row: dict[str, str | None]
+    row: dict[str, Any]  # str values (hs6, scope, …), as PRODUCT_SCHEMA lists them
     items: list[Input]
     notes: list[str]
 
@@ -301,10 +301,11 @@ class IndustryMap:
             self.industry(industry)
         schema = dict(PRODUCT_SCHEMA)
         if not detail:
-            rows = [g.row for g in self._grouped(industry, hs_revision)]
-            return _columns(rows, schema)
+            return _columns(
+                [g.row for g in self._grouped(industry, hs_revision)], schema
+            )
         key = (industry, hs_revision)
-        rows = self._detail_cache.get(key)
+        rows: list[dict[str, Any]] | None = self._detail_cache.get(key)
         if rows is None:
             rows = self._detail_cache[key] = [
                 g.row
@@ -353,7 +354,7 @@ class IndustryMap:
             if judged is not None:
                 scope = judged[0]
                 notes.append(judged[1])
-            row: dict[str, str | None] = {
+            row: dict[str, Any] = {
                 "industry": ind,
                 "hs6": code,
                 "hs_revision": hs_revision,

@@ -86,7 +86,7 @@ typer.core.TyperOption.display_type_rich = _flag_type(  # type: ignore[method-as
 # use: importing pydantic and building the adapters of the `exposure` command's 22
 # options took ~0.1 s of a 0.5 s query (issue 17). Typer has no public hook; this is the
 # one private one (`_TyperParameter.get_runtime_param`). The plain types the CLI uses
-# (str, bool, int and float with min/max, Enum choices, Path, lists of those) are coerced
+# (str, bool, int and float with min/max, Enum choices, Path, lists and pairs of those) are coerced
 # here, and only values whose result is certain: a plain string of ASCII digits for an
 # int, the value's own type, a choice Typer's own `coerce_cli_choice` accepts. Anything
 # else (another type, clamp, a parser, a value these rules do not plainly accept, and
@@ -163,10 +163,23 @@ def _plain_leaf(annotation: Any, info: Any) -> Coerce | None:
 
 
 def _plain_coercion(descriptor: Any) -> Coerce | None:
-    """The coercion of a plain option type (a leaf or a list of one), or None."""
+    """The coercion of a plain option type (a leaf, a list of one or a fixed tuple
+    of them), or None."""
     annotation, info = descriptor.annotation, descriptor.parameter_info
     if descriptor.file_annotation is not None:
         return None
+    if get_origin(annotation) is tuple:
+        leaves = [_plain_leaf(a, info) for a in get_args(annotation)]
+        if not leaves or any(leaf is None for leaf in leaves):
+            return None  # also tuple[X, ...]: Ellipsis is no leaf
+        parts = [leaf for leaf in leaves if leaf is not None]
+
+        def fixed(value: Any, ctx: Any, param: Any) -> Any:
+            if not isinstance(value, (list, tuple)) or len(value) != len(parts):
+                raise _Unsure
+            return tuple(p(v, ctx, param) for p, v in zip(parts, value, strict=True))
+
+        return fixed
     if get_origin(annotation) is list:
         args = get_args(annotation)
         leaf = _plain_leaf(args[0], info) if len(args) == 1 else None

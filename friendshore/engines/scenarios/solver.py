@@ -40,6 +40,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -223,22 +224,8 @@ class Markets:
         val = np.asarray(value, dtype=np.float64)
         nc = max(len(countries), 1)
         xkey, flow_x = _dense_ids(k * nc + e, len(products) * nc)
-        mkey_f = k * nc + i
-        if len(mkey_f) and np.all(mkey_f[1:] >= mkey_f[:-1]):
-            # flows by (product, importer), as the store's baseline sorts them:
-            # the importer markets are runs (sequential passes, no scatter)
-            new_m = np.empty(len(mkey_f), dtype=bool)
-            new_m[0] = True
-            np.not_equal(mkey_f[1:], mkey_f[:-1], out=new_m[1:])
-            starts = np.flatnonzero(new_m)
-            mkey = mkey_f[starts]
-            flow_m = np.cumsum(new_m, dtype=np.int64) - 1
-            v = np.add.reduceat(val, starts)
-            v_f = np.repeat(v, np.diff(np.append(starts, len(val))))
-        else:
-            mkey, flow_m = _dense_ids(mkey_f, len(products) * nc)
-            v = np.bincount(flow_m, val, minlength=len(mkey))
-            v_f = v[flow_m]
+        mkey, flow_m = _dense_ids(k * nc + i, len(products) * nc)
+        v = np.bincount(flow_m, val, minlength=len(mkey))
         x0 = np.bincount(flow_x, val, minlength=len(xkey))
         return cls(
             products=products,
@@ -252,7 +239,7 @@ class Markets:
             m_country=mkey % nc,
             x0=x0,
             v=v,
-            theta=val / v_f if len(val) else val,
+            theta=val / v[flow_m] if len(val) else val,
         )
 
     @property
@@ -270,7 +257,10 @@ class Solution:
 
     Arrays are stacked by draw: exporter-market arrays have ``draws × len(x0)``
     entries (draw-major), importer-market arrays ``draws × len(v)``, flow arrays
-    ``draws × n_flows``. Quantities are in baseline USD.
+    ``draws × n_flows``. Quantities are in baseline USD. The flow arrays (``tau``,
+    ``quantity``, ``concern_flow``) follow from the market arrays and are worked
+    out when first asked for (200 draws × every flow is gigabytes; the result
+    tables need the coalition members' flows only).
     """
 
     markets: Markets
@@ -283,12 +273,71 @@ class Solution:
     demand: np.ndarray  # D_m
     reshored: np.ndarray  # S_m (quantity)
     imports: np.ndarray  # Q_m
-    tau: np.ndarray  # τ per flow (inf: banned)
-    quantity: np.ndarray  # M[e,m] per flow
     member: np.ndarray  # per importer market: is the importer a coalition member
-    concern_flow: np.ndarray  # per flow: exporter in the concern group
+    sigma: np.ndarray  # σ per draw
+    tau_m: np.ndarray | None  # the cap's τ_m per importer market (None: no cap)
     iterations: int
     max_residual: float  # largest |Σ_m M − X| / X0 over exporter markets
+
+    @cached_property
+    def _target(self) -> np.ndarray:
+        """Per flow (one draw): the policy acts on it (concern → member)."""
+        mk = self.markets
+        concern = mk.country_mask(self.policy.concern)[mk.x_country][mk.flow_x]
+        member = mk.country_mask(self.policy.coalition)[mk.m_country][mk.flow_m]
+        return concern & member
+
+    def flow_values(self, flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """τ and M[e,m] of the flows ``flows`` (indices into one draw's flows) in
+        every draw, draw-major: ``M = θ Q_m P_m^σ (τ p_e)^(−σ)``, 0 where the
+        flow is banned, its exporter has lost every market or its importer
+        buys nothing."""
+        mk = self.markets
+        nx, nm, d, k = len(mk.x0), len(mk.v), self.draws, len(flows)
+        target = np.tile(self._target[flows], d)
+        tau = np.ones(d * k)
+        if self.policy.kind == "ban":
+            tau[target] = np.inf
+        elif self.policy.kind == "tariff":
+            tau[target] = 1.0 + self.policy.tariff
+        shift = np.arange(d, dtype=np.int64)[:, None]
+        xs = (mk.flow_x[flows][None, :] + shift * nx).ravel()
+        ms = (mk.flow_m[flows][None, :] + shift * nm).ravel()
+        if self.tau_m is not None:
+            tau[target] = self.tau_m[ms[target]]
+        p, big_p, q = self.price[xs], self.price_index[ms], self.imports[ms]
+        ok = np.isfinite(tau) & (p > 0) & (q > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = np.log(big_p) - np.log(tau * p)
+            quantity = np.where(
+                ok,
+                np.tile(mk.theta[flows], d)
+                * q
+                * np.exp(np.repeat(self.sigma, k) * log_ratio),
+                0.0,
+            )
+        return tau, quantity
+
+    @cached_property
+    def tau(self) -> np.ndarray:
+        """τ per flow (inf: banned)."""
+        return self._flows[0]
+
+    @cached_property
+    def quantity(self) -> np.ndarray:
+        """M[e,m] per flow."""
+        return self._flows[1]
+
+    @cached_property
+    def _flows(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.flow_values(np.arange(self.markets.n_flows))
+
+    @cached_property
+    def concern_flow(self) -> np.ndarray:
+        """Per flow: is the exporter in the concern group."""
+        mk = self.markets
+        concern = mk.country_mask(self.policy.concern)[mk.x_country][mk.flow_x]
+        return np.tile(concern, self.draws)
 
     def importers(
         self,
@@ -323,18 +372,17 @@ class Solution:
         m_new[m_keep] = np.arange(len(m_keep))
         nk = len(m_keep)
         shift = np.arange(d, dtype=np.int64)[:, None]
-        rows_f = (f_keep[None, :] + shift * nf).ravel()  # kept flows of every draw
         rows_m = (m_keep[None, :] + shift * nm).ravel()
         fm = (m_new[mk.flow_m[f_keep]][None, :] + shift * nk).ravel()
         fx1 = mk.flow_x[f_keep]
         fx = (fx1[None, :] + shift * nx).ravel()
         p = self.price[fx]
-        tau_f = self.tau[rows_f]
-        q_f = self.quantity[rows_f]
+        tau_f, q_f = self.flow_values(f_keep)
         tau = np.where(np.isfinite(tau_f), tau_f, 1.0)
         paid = tau * p * q_f  # at the prices the importer pays
         base = np.tile(mk.value[f_keep], d)
-        conc = self.concern_flow[rows_f]
+        concern = mk.country_mask(self.policy.concern)[mk.x_country]
+        conc = np.tile(concern[fx1], d)
         size = nk * d
 
         def total(w: np.ndarray) -> np.ndarray:
@@ -480,29 +528,23 @@ def solve(
             strict,
         )
 
+    sink = _Sink(markets, policy, sig_d)
     if nd == 1 and markets.n_flows > _CHUNK_WORK and _workers() > 1:
         # One draw of many flows: the products are independent markets, solved
         # in ranges of about _CHUNK_WORK flows, each written into its rows.
         n = max(_workers(), -(-markets.n_flows // _CHUNK_WORK))
-        sink = _Sink(markets, policy, 1)
 
         def solve_range(r: _Range) -> tuple[int, float]:
-            sol = run(r.markets).solution(policy)
-            return sink.put(sol, r.xs, r.ms, r.fs)
+            return run(r.markets).put(sink, r.xs, r.ms)
 
         return sink.done(_on_threads(solve_range, _product_ranges(markets, n)))
-    chunks = max(1, min(nd, -(-markets.n_flows * nd // _CHUNK_WORK)))
-    if chunks == 1 and nd == 1:
-        with _one_blas_thread():
-            return run(markets).solution(policy)
     # Draws are independent markets: solved a chunk at a time (arrays that stay in
     # the CPU caches: 200 draws in chunks of ~10 took a third of the time of one
-    # stack), each draw written into its rows of the result (concatenating the
-    # draws and then the chunks copied the draws × flows arrays twice).
-    sink = _Sink(markets, policy, nd)
+    # stack), each chunk's markets written into its rows of the result.
+    chunks = max(1, min(nd, -(-markets.n_flows * nd // _CHUNK_WORK)))
 
     def solve_draws(idx: np.ndarray) -> tuple[int, float]:
-        return run(markets, idx).put_draws(sink, int(idx[0]))
+        return run(markets, idx).put(sink, *sink.draw_rows(int(idx[0]), len(idx)))
 
     split = np.array_split(np.arange(nd), chunks)
     if chunks == 1:
@@ -533,13 +575,13 @@ class _Range:
     markets: Markets
     xs: slice
     ms: slice
-    fs: slice | np.ndarray
 
 
 def _product_ranges(mk: Markets, n: int) -> list[_Range]:
     """``mk`` cut into ``n`` consecutive product ranges of about equal flow counts,
     each as its own Markets with the flows it holds (a slice where the flows are
-    in product order, as the store and :meth:`Markets.from_frame` give them)."""
+    in product order, as the store and :meth:`Markets.from_frame` give them);
+    its exporter and importer markets are consecutive rows of ``mk``'s."""
     fk = mk.x_product[mk.flow_x]
     ordered = bool(np.all(fk[1:] >= fk[:-1]))
     counts = np.bincount(fk, minlength=len(mk.products))
@@ -573,58 +615,55 @@ def _product_ranges(mk: Markets, n: int) -> list[_Range]:
             v=mk.v[ms],
             theta=mk.theta[fs],
         )
-        out.append(_Range(sub, xs, ms, fs))
+        out.append(_Range(sub, xs, ms))
     return out
 
 
-# The arrays of a Solution by index space (exporter markets, importer markets, flows)
+# The market arrays of a Solution by index space (exporter and importer markets)
 _PER_X = ("price", "supply", "capacity")
 _PER_M = ("price_index", "demand", "reshored", "imports", "member")
-_PER_FLOW = ("tau", "quantity", "concern_flow")
 
 
 class _Sink:
-    """A :class:`Solution`'s arrays for every draw, allocated once; the parts solved
-    side by side (draws, product ranges) write their rows in place."""
+    """A :class:`Solution`'s market arrays for every draw, allocated once; the
+    parts solved side by side (draws, product ranges) write their rows in place."""
 
-    def __init__(self, mk: Markets, policy: Policy, nd: int) -> None:
-        self.mk, self.policy, self.nd = mk, policy, nd
-        self.sizes = {"x": len(mk.x0), "m": len(mk.v), "f": mk.n_flows}
-        self.arrays: dict[str, np.ndarray] = {}
-        for space, names in (("x", _PER_X), ("m", _PER_M), ("f", _PER_FLOW)):
-            for name in names:
-                dtype = bool if name in ("member", "concern_flow") else np.float64
-                self.arrays[name] = np.empty(nd * self.sizes[space], dtype=dtype)
+    def __init__(self, mk: Markets, policy: Policy, sigma: np.ndarray) -> None:
+        self.mk, self.policy, self.sigma = mk, policy, sigma
+        self.nx, self.nm, nd = len(mk.x0), len(mk.v), len(sigma)
+        names = [(n, self.nx) for n in _PER_X] + [(n, self.nm) for n in _PER_M]
+        if policy.kind == "cap":
+            names.append(("tau_m", self.nm))
+        self.arrays = {
+            name: np.empty(nd * size, dtype=bool if name == "member" else np.float64)
+            for name, size in names
+        }
 
-    def put(
-        self, sol: Solution, xs: slice, ms: slice, fs: slice | np.ndarray
-    ) -> tuple[int, float]:
-        """Write a one-draw solution into rows ``xs``, ``ms``, ``fs``; its
-        iterations and residual."""
-        for names, rows in ((_PER_X, xs), (_PER_M, ms), (_PER_FLOW, fs)):
-            for name in names:
-                self.arrays[name][rows] = getattr(sol, name)
-        return sol.iterations, sol.max_residual
-
-    def rows(self, d: int) -> tuple[slice, slice, slice]:
-        """Draw ``d``'s rows in the three index spaces."""
-        nx, nm, nf = self.sizes["x"], self.sizes["m"], self.sizes["f"]
+    def draw_rows(self, first: int, n: int) -> tuple[slice, slice]:
+        """The rows of draws ``first … first + n − 1`` (exporter, importer markets)."""
         return (
-            slice(d * nx, (d + 1) * nx),
-            slice(d * nm, (d + 1) * nm),
-            slice(d * nf, (d + 1) * nf),
+            slice(first * self.nx, (first + n) * self.nx),
+            slice(first * self.nm, (first + n) * self.nm),
         )
+
+    def put(self, values: Mapping[str, np.ndarray], xs: slice, ms: slice) -> None:
+        """Write a part's market arrays into rows ``xs`` and ``ms``."""
+        for name, out in self.arrays.items():
+            out[xs if name in _PER_X else ms] = values[name]
 
     def done(self, stats: list[tuple[int, float]]) -> Solution:
         """The whole solution: the most iterations and the largest residual of
         any part."""
+        arrays = dict(self.arrays)
         return Solution(
             markets=self.mk,
             policy=self.policy,
-            draws=self.nd,
+            draws=len(self.sigma),
+            tau_m=arrays.pop("tau_m", None),
+            sigma=self.sigma,
             iterations=max(i for i, _ in stats),
             max_residual=max(r for _, r in stats),
-            **self.arrays,
+            **arrays,
         )
 
 
@@ -646,14 +685,14 @@ def _solve(
     lp = np.zeros(full.nx)  # log prices; the baseline is every price at 1
     iterations = 0
     if full.trivial:
-        return _Solved(full, markets, nd, lp, 0)
+        return _Solved(full, markets, policy, sig_d, lp, 0, None)
     sys, where = full, np.arange(full.nx)  # the working system, its x in full
     done = np.zeros(sys.n_k, dtype=bool)
     accel = _Anderson(sys.kx, sys.n_k)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         # Phase 1: diagonal Newton, Anderson-accelerated, over all products, each
         # model evaluation three sparse mat-vecs (cleared products stay put).
-        fast = _Sparse(full, markets, policy, nd, sig_d)
+        fast = fast0 = _Sparse(full, markets, policy, nd, sig_d)
         sys = fast.sys
         lw = lp[where]  # the working set's log prices
         while iterations < min(max_iter, _DIAGONAL_ITER):
@@ -696,7 +735,7 @@ def _solve(
             f"{len(names)} product(s), e.g. {', '.join(names[:5])} (largest residual "
             f"{float(ev.rel.max(initial=0.0)):.3g} of a market)"
         )
-    return _Solved(full, markets, nd, lp, iterations)
+    return _Solved(full, markets, policy, sig_d, lp, iterations, fast0)
 
 
 @dataclass(frozen=True)
@@ -705,29 +744,22 @@ class _Solved:
 
     full: _System
     markets: Markets
-    nd: int
+    policy: Policy
+    sig_d: np.ndarray
     lp: np.ndarray
     iterations: int
+    fast: _Sparse | None  # the evaluator of the whole system (None: not built)
 
-    def solution(self, policy: Policy) -> Solution:
-        """Every quantity at the final prices (one draw)."""
-        return self.full.solution(self.markets, policy, 1, self.lp, self.iterations)
-
-    def put_draws(self, sink: _Sink, first: int) -> tuple[int, float]:
-        """Every quantity at the final prices, a draw at a time (the flow arrays
-        of one draw at a time), written as draws ``first…`` of ``sink``."""
-        nx1 = len(self.markets.x0)
-        stats = []
-        for d in range(self.nd):
-            sol = self.full.draw(self.markets, d).solution(
-                self.markets,
-                sink.policy,
-                1,
-                self.lp[d * nx1 : (d + 1) * nx1],
-                self.iterations,
-            )
-            stats.append(sink.put(sol, *sink.rows(first + d)))
-        return max(i for i, _ in stats), max(r for _, r in stats)
+    def put(self, sink: _Sink, xs: slice, ms: slice) -> tuple[int, float]:
+        """Every market's figures at the final prices, written into rows ``xs``
+        and ``ms`` of ``sink``; the iterations and the largest residual."""
+        fast = self.fast or _Sparse(
+            self.full, self.markets, self.policy, len(self.sig_d), self.sig_d
+        )
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            values, residual = fast.final(self.lp)
+        sink.put(values, xs, ms)
+        return self.iterations, residual
 
 
 _CHUNK_WORK = 2_000_000  # flows × draws solved side by side in one chunk
@@ -926,36 +958,6 @@ class _System:
             ),
         )
 
-    def draw(self, mk: Markets, d: int) -> _System:
-        """Draw ``d`` alone, from a system built with ``tiled=False``."""
-        nx1, nm1 = len(mk.x0), len(mk.v)
-        xs, ms = slice(d * nx1, (d + 1) * nx1), slice(d * nm1, (d + 1) * nm1)
-        sig = float(self.sig_x[d * nx1]) if nx1 else 2.0
-        # a = θ τ^(1−σ): the draw's σ matters only where 1 < τ < ∞ (a tariff)
-        a = self.a
-        t = np.flatnonzero(np.isfinite(self.tau) & (self.tau != 1.0))
-        if len(t):
-            a = a.copy()
-            a[t] = mk.theta[t] * self.tau[t] ** (1.0 - sig)
-        return replace(
-            self,
-            x0=self.x0[xs],
-            capacity=self.capacity[xs],
-            sig_x=self.sig_x[xs],
-            eps_x=self.eps_x[xs],
-            x_live=self.x_live[xs],
-            kx=mk.x_product,
-            kx_global=mk.x_product,
-            v=self.v[ms],
-            sig_m=self.sig_m[ms],
-            eta_m=self.eta_m[ms],
-            member_m=self.member_m[ms],
-            res_cap=self.res_cap[ms],
-            km=mk.m_product,
-            a=a,
-            n_k=len(mk.products),
-        )
-
     def subset(self, keep_k: np.ndarray) -> tuple[_System, np.ndarray]:
         """The system of the products ``keep_k`` (mask), and which x it keeps."""
         xk, mk_ = keep_k[self.kx], keep_k[self.km]
@@ -1066,44 +1068,6 @@ class _System:
         f = np.where(self.x_live, np.log(np.maximum(demand, 1e-300) / sup), 0.0)
         own_slope = np.where(dem_val > 0, own / dem_val, 0.0) - self.sig_x
         return _Eval(p, f, rel, capped, own_slope, dem_val, pm, shr, c)
-
-    def solution(
-        self, mk: Markets, policy: Policy, nd: int, lp: np.ndarray, iterations: int
-    ) -> Solution:
-        """Every quantity at the final prices."""
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            p, w, b, tau_m = self.weights(lp)
-            big_a = np.bincount(self.fm, w, minlength=self.nm)
-            price_idx, dem, rs, q, _ = self.markets_at(big_a)
-            qp = np.where(q > 0, q * price_idx**self.sig_m, 0.0)
-            pm = qp[self.fm] * w * b
-            quantity = np.where(p[self.fx] > 0, pm / p[self.fx], 0.0)
-            demand = np.bincount(self.fx, quantity, minlength=self.nx)
-            sup = np.where(
-                self.x_live, np.minimum(self.x0 * p**self.eps_x, self.capacity), 0.0
-            )
-            rel = np.where(self.x_live, np.abs(demand - sup) / self.x0, 0.0)
-        tau = self.tau
-        if self.s_max is not None:
-            tau = np.where(self.target, tau_m[self.fm], tau)
-        return Solution(
-            markets=mk,
-            policy=policy,
-            draws=nd,
-            price=p,
-            supply=sup,
-            capacity=self.capacity,
-            price_index=price_idx,
-            demand=dem,
-            reshored=rs,
-            imports=q,
-            tau=tau,
-            quantity=quantity,
-            member=self.member_m,
-            concern_flow=self.concern_f,
-            iterations=iterations,
-            max_residual=float(rel.max(initial=0.0)),
-        )
 
 
 class _Sparse:
@@ -1285,6 +1249,7 @@ class _Sparse:
             # τ^(−σ) = (τ^(1−σ))^(σ/(σ−1)); 0 where the concern is shut out
             yt_scale = np.where(t1s > 0, t1s ** (sig / (sig - 1.0)), 0.0)
             big_a = big_a + t1s * conc
+        self.last_a, self.last_t1s = big_a, t1s  # for final()
         # y = Q P^σ and z = y (σ + dlogQ/dlogP) / P^(1−σ) per importer market
         y = self.v1 * np.exp(self.k1 * np.log(big_a))
         z = y * (self.c1 / big_a)
@@ -1329,6 +1294,35 @@ class _Sparse:
         own_slope = own / (dem_val + (dem_val <= 0)) - sys.sig_x
         none = np.empty(0)
         return _Eval(p, f, rel, capped, own_slope, dem_val, none, none, none)
+
+    def final(self, lp: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
+        """Every market's figures at log prices ``lp`` (every draw): the arrays
+        a :class:`Solution` holds, and the largest clearing residual
+        ``|D − X| / X0`` (the model evaluated once more, on every product)."""
+        ev = self.evaluate(lp)
+        sys = self.sys
+        price_idx, dem, rs, q, _ = sys.markets_at(self.last_a.ravel())
+        supply = np.minimum(sys.x0 * np.exp(sys.eps_x * lp), sys.capacity)
+        values = {
+            "price": ev.p,
+            "supply": np.where(sys.x_live, supply, 0.0),
+            "capacity": sys.capacity,
+            "price_index": price_idx,
+            "demand": dem,
+            "reshored": rs,
+            "imports": q,
+            "member": sys.member_m,
+        }
+        if sys.s_max is not None:  # the cap's rate per importer market (1: none)
+            t1s = (
+                np.ones(len(price_idx))
+                if self.last_t1s is None
+                else np.broadcast_to(self.last_t1s, self.last_a.shape).ravel()
+            )
+            values["tau_m"] = np.where(
+                t1s > 0, t1s ** (1.0 / (1.0 - sys.sig_m)), np.inf
+            )
+        return values, float(ev.rel.max(initial=0.0))
 
 
 def _newton(

@@ -701,7 +701,7 @@ def _solve(
             if done.all():
                 break
             keep_prod = np.asarray(~done.reshape(nd, -1).all(axis=0), dtype=bool)
-            if keep_prod.mean() < 0.75:  # the cleared products leave the working set
+            if keep_prod.mean() < 0.5:  # the cleared products leave the working set
                 fast, keep_k, keep_x = fast.subset(keep_prod)
                 lp[where] = lw
                 sys, where, done = fast.sys, where[keep_x], done[keep_k]
@@ -1480,8 +1480,10 @@ class _Anderson:
     def __init__(self, kx: np.ndarray, n_k: int, depth: int = 5) -> None:
         self.kx, self.n_k, self.depth = kx, n_k, depth
         self.seg = _Segments(kx, n_k)
-        self.df = np.zeros((depth, len(kx)))  # ΔF per column (ring)
-        self.dxf = np.zeros((depth, len(kx)))  # ΔX + ΔF per column
+        # float32: the history only chooses the step (the residual is computed in
+        # float64 every iteration); half the bytes took a tenth off the G7 solve
+        self.df = np.zeros((depth, len(kx)), dtype=np.float32)  # ΔF per column
+        self.dxf = np.zeros((depth, len(kx)), dtype=np.float32)  # ΔX + ΔF
         self.stamp = np.full(depth, -1, dtype=np.int64)  # iteration of each column
         self.gram = np.zeros((n_k, depth, depth))  # ΔFᵀΔF per product
         self.rhs = np.zeros((n_k, depth))  # ΔFᵀ f (the last f) per product
@@ -1517,8 +1519,9 @@ class _Anderson:
         if self.prev is not None:
             px, pf = self.prev
             slot = (self.it - 2) % self.depth
-            d_f = np.subtract(f, pf, out=self.df[slot])
-            np.add(np.subtract(x, px, out=self.dxf[slot]), d_f, out=self.dxf[slot])
+            d_f = f - pf
+            self.df[slot] = d_f
+            self.dxf[slot] = (x - px) + d_f
             self.stamp[slot] = self.it
             g = seg.sum_rows(self.df * d_f)  # (n_k, depth): Δf_i · Δf_new
             self.gram[:, slot, :] = g

@@ -532,7 +532,10 @@ def solve(
     if nd == 1 and markets.n_flows > _CHUNK_WORK and _workers() > 1:
         # One draw of many flows: the products are independent markets, solved
         # in ranges of about _CHUNK_WORK flows, each written into its rows.
-        n = max(_workers(), -(-markets.n_flows // _CHUNK_WORK))
+        # (a multiple of the threads: five equal ranges on two threads leave one
+        # thread idle for a fifth of the solve)
+        w = _workers()
+        n = w * -(-markets.n_flows // (_CHUNK_WORK * w))
 
         def solve_range(r: _Range) -> tuple[int, float]:
             return run(r.markets).put(sink, r.xs, r.ms)
@@ -542,6 +545,9 @@ def solve(
     # the CPU caches: 200 draws in chunks of ~10 took a third of the time of one
     # stack), each chunk's markets written into its rows of the result.
     chunks = max(1, min(nd, -(-markets.n_flows * nd // _CHUNK_WORK)))
+    if chunks > 1:  # a multiple of the threads, as for product ranges
+        w = _workers()
+        chunks = min(nd, w * -(-chunks // w))
 
     def solve_draws(idx: np.ndarray) -> tuple[int, float]:
         return run(markets, idx).put(sink, *sink.draw_rows(int(idx[0]), len(idx)))

@@ -294,28 +294,30 @@ class Solution:
         buys nothing."""
         mk = self.markets
         nx, nm, d, k = len(mk.x0), len(mk.v), self.draws, len(flows)
-        target = np.tile(self._target[flows], d)
+        shift = np.arange(d, dtype=np.int64)[:, None]
+        xs = (mk.flow_x[flows][None, :] + shift * nx).ravel()
+        ms = (mk.flow_m[flows][None, :] + shift * nm).ravel()
+        target = np.flatnonzero(np.tile(self._target[flows], d))
         tau = np.ones(d * k)
         if self.policy.kind == "ban":
             tau[target] = np.inf
         elif self.policy.kind == "tariff":
             tau[target] = 1.0 + self.policy.tariff
-        shift = np.arange(d, dtype=np.int64)[:, None]
-        xs = (mk.flow_x[flows][None, :] + shift * nx).ravel()
-        ms = (mk.flow_m[flows][None, :] + shift * nm).ravel()
-        if self.tau_m is not None:
+        elif self.tau_m is not None:
             tau[target] = self.tau_m[ms[target]]
-        p, big_p, q = self.price[xs], self.price_index[ms], self.imports[ms]
-        ok = np.isfinite(tau) & (p > 0) & (q > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = np.log(big_p) - np.log(tau * p)
-            quantity = np.where(
-                ok,
-                np.tile(mk.theta[flows], d)
-                * q
-                * np.exp(np.repeat(self.sigma, k) * log_ratio),
-                0.0,
-            )
+            # σ (log P_m − log p_e − log τ), τ ≠ 1 on the policy's flows only;
+            # −inf (M = 0) where no flow can go
+            p, q = self.price[xs], self.imports[ms]
+            live = (p > 0) & (q > 0)
+            ratio = np.log(self.price_index[ms])
+            ratio -= np.log(p, out=p)
+            ratio[target] -= np.log(tau[target])
+            ratio *= np.repeat(self.sigma, k)
+            ratio[~live] = -np.inf
+            quantity = np.exp(ratio, out=ratio)
+            quantity *= q
+            quantity *= np.tile(mk.theta[flows], d)
         return tau, quantity
 
     @cached_property

@@ -23,9 +23,12 @@ flows the policy touches; :class:`_Sparse`) plus elementwise work on the exporte
 and importer markets; products that have cleared leave the working set. Draws
 share the matrices (one column per draw) and are solved in cache-sized chunks on
 one thread per CPU; one draw of many flows is cut into product ranges solved the
-same way. Products not cleared after 40 iterations get a full Newton
+same way, and every part writes its market figures into one preallocated result.
+Products not cleared after 40 iterations get a full Newton
 with each product's dense Jacobian. It stops when every exporter's market clears
-to ``tol`` of that exporter's baseline exports.
+to ``tol`` of that exporter's baseline exports. Flow-level figures (τ, M[e,m])
+follow from the market figures and are worked out only for the flows asked for
+(:meth:`Solution.flow_values`): the result tables need the coalition's flows only.
 
 The public surface is :class:`Markets` (the baseline, built once),
 :class:`Policy`, :class:`Elasticities`, :class:`Draws`, :func:`solve` and the

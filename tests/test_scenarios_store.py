@@ -237,3 +237,17 @@ def test_a_year_the_store_does_not_hold(flows_store, reg, ind) -> None:
 def test_duplicate_names(flows_store, reg, ind) -> None:
     with pytest.raises(ParameterError, match="two scenarios are named 'ban'"):
         run(flows_store, reg, ind, worked(), worked())
+
+
+def test_a_coalition_without_imports_of_the_products_adds_no_rows(
+    flows_store, reg, ind
+) -> None:
+    # JPN imports no 811292 in this store: its scenario has no importer rows, and
+    # run beside one that has rows it must not break the combined table (its
+    # empty columns came out as integers and the concatenation failed).
+    both = run(flows_store, reg, ind, worked(), worked(name="jpn", coalition=("JPN",)))
+    assert both["scenario"].to_list() == ["ban"]
+    assert both.schema["scenario_import_value_usd"] == pl.Float64
+    alone = run(flows_store, reg, ind, worked(name="jpn", coalition=("JPN",)))
+    assert alone.height == 0
+    assert alone.schema["scenario_import_value_usd"] == pl.Float64

@@ -391,7 +391,8 @@ class Solution:
         size = nk * d
 
         def total(w: np.ndarray) -> np.ndarray:
-            return np.bincount(fm, w, minlength=size)
+            # float64 even with no rows (bincount of nothing is int64)
+            return np.bincount(fm, w, minlength=size).astype(np.float64, copy=False)
 
         counted = (
             np.ones(len(fm), dtype=bool)

@@ -228,8 +228,8 @@ class Markets:
         nc = max(len(countries), 1)
         xkey, flow_x = _dense_ids(k * nc + e, len(products) * nc)
         mkey, flow_m = _dense_ids(k * nc + i, len(products) * nc)
-        v = np.bincount(flow_m, val, minlength=len(mkey))
         x0 = np.bincount(flow_x, val, minlength=len(xkey))
+        v = np.bincount(flow_m, val, minlength=len(mkey))
         return cls(
             products=products,
             countries=countries,
@@ -283,18 +283,29 @@ class Solution:
     max_residual: float  # largest |Σ_m M − X| / X0 over exporter markets
 
     @cached_property
+    def _concern_x(self) -> np.ndarray:
+        """Per exporter market (one draw): is the exporter in the concern group."""
+        return self.markets.country_mask(self.policy.concern)[self.markets.x_country]
+
+    @cached_property
     def _target(self) -> np.ndarray:
         """Per flow (one draw): the policy acts on it (concern → member)."""
         mk = self.markets
-        concern = mk.country_mask(self.policy.concern)[mk.x_country][mk.flow_x]
         member = mk.country_mask(self.policy.coalition)[mk.m_country][mk.flow_m]
-        return concern & member
+        return self._concern_x[mk.flow_x] & member
 
     def flow_values(self, flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """τ and M[e,m] of the flows ``flows`` (indices into one draw's flows) in
         every draw, draw-major: ``M = θ Q_m P_m^σ (τ p_e)^(−σ)``, 0 where the
         flow is banned, its exporter has lost every market or its importer
         buys nothing."""
+        tau, quantity, _ = self._flow_terms(flows)
+        return tau, quantity
+
+    def _flow_terms(
+        self, flows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`flow_values` and the exporter's price p_e of each flow."""
         mk = self.markets
         nx, nm, d, k = len(mk.x0), len(mk.v), self.draws, len(flows)
         shift = np.arange(d, dtype=np.int64)[:, None]
@@ -314,14 +325,14 @@ class Solution:
             p, q = self.price[xs], self.imports[ms]
             live = (p > 0) & (q > 0)
             ratio = np.log(self.price_index[ms])
-            ratio -= np.log(p, out=p)
+            ratio -= np.log(p)
             ratio[target] -= np.log(tau[target])
             ratio *= np.repeat(self.sigma, k)
             ratio[~live] = -np.inf
             quantity = np.exp(ratio, out=ratio)
             quantity *= q
             quantity *= np.tile(mk.theta[flows], d)
-        return tau, quantity
+        return tau, quantity, p
 
     @cached_property
     def tau(self) -> np.ndarray:
@@ -340,9 +351,7 @@ class Solution:
     @cached_property
     def concern_flow(self) -> np.ndarray:
         """Per flow: is the exporter in the concern group."""
-        mk = self.markets
-        concern = mk.country_mask(self.policy.concern)[mk.x_country][mk.flow_x]
-        return np.tile(concern, self.draws)
+        return np.tile(self._concern_x[self.markets.flow_x], self.draws)
 
     def importers(
         self,
@@ -365,7 +374,7 @@ class Solution:
         the row has one).
         """
         mk = self.markets
-        nm, nx, nf, d = len(mk.v), len(mk.x0), mk.n_flows, self.draws
+        nm, nf, d = len(mk.v), mk.n_flows, self.draws
         member1 = self.member[:nm]  # the same in every draw
         if members_only:
             m_keep = np.flatnonzero(member1)
@@ -380,14 +389,11 @@ class Solution:
         rows_m = (m_keep[None, :] + shift * nm).ravel()
         fm = (m_new[mk.flow_m[f_keep]][None, :] + shift * nk).ravel()
         fx1 = mk.flow_x[f_keep]
-        fx = (fx1[None, :] + shift * nx).ravel()
-        p = self.price[fx]
-        tau_f, q_f = self.flow_values(f_keep)
+        tau_f, q_f, p = self._flow_terms(f_keep)
         tau = np.where(np.isfinite(tau_f), tau_f, 1.0)
         paid = tau * p * q_f  # at the prices the importer pays
         base = np.tile(mk.value[f_keep], d)
-        concern = mk.country_mask(self.policy.concern)[mk.x_country]
-        conc = np.tile(concern[fx1], d)
+        conc = np.tile(self._concern_x[fx1], d)
         size = nk * d
 
         def total(w: np.ndarray) -> np.ndarray:
